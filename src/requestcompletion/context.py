@@ -1,0 +1,101 @@
+"""Who is running: the current runner and node, the runner's shared variables, prompt filling.
+
+Everything here is found through `contextvars`, never through module globals, so
+runners in different threads or tasks never see each other. Tasks copy the
+context when they are created, threads get a copy from the threaded strategy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from .errors import ContextError
+
+if TYPE_CHECKING:
+    from .runner import Runner
+    from .state.records import NodeRecord
+
+__all__ = ["context", "current_node", "current_runner", "fill_prompt"]
+
+# The runner whose block we are in, and the node whose code is running.
+current_runner: ContextVar[Runner | None] = ContextVar("rc_runner", default=None)
+current_node: ContextVar[NodeRecord | None] = ContextVar("rc_node", default=None)
+
+_MISSING: Any = object()
+
+
+def active_runner(what: str) -> Runner:
+    """The current runner, or a ContextError saying that `what` needs one."""
+    runner = current_runner.get()
+    if runner is None:
+        raise ContextError(
+            f"{what} needs an active runner: call it from a node, or inside "
+            f"`with rc.Runner() as runner:`"
+        )
+    return runner
+
+
+class _Context:
+    """`rc.context`: variables shared by every node of the current runner.
+
+    Seeded by `Runner(context={...})`, gone when the runner closes. Every method
+    raises `rc.ContextError` outside a runner.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of `key`, or `default` when it is not set."""
+        return active_runner("rc.context.get").variables.get(key, default)
+
+    def put(self, key: str, value: Any) -> None:
+        """Set `key` to `value`."""
+        active_runner("rc.context.put").variables[key] = value
+
+    def update(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **kw: Any) -> None:
+        """Set several keys at once, like `dict.update`."""
+        active_runner("rc.context.update").variables.update(values, **kw)
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; a KeyError names it when it is not set."""
+        variables = active_runner("rc.context.delete").variables
+        if variables.pop(key, _MISSING) is _MISSING:
+            raise KeyError(f"rc.context has no key {key!r}; it has {sorted(variables)!r}")
+
+    def keys(self) -> list[str]:
+        """The keys that are set, in insertion order."""
+        return list(active_runner("rc.context.keys").variables)
+
+    def __contains__(self, key: object) -> bool:
+        return key in active_runner("rc.context").variables
+
+    def __repr__(self) -> str:
+        runner = current_runner.get()
+        return "rc.context(<no runner>)" if runner is None else f"rc.context({runner.variables!r})"
+
+
+context = _Context()
+
+# `{{` and `}}` are escaped braces; `{name}` with a bare identifier is a placeholder.
+# Anything else (`{a.b}`, `{0}`, `{x!r}`, `{y:>10}`, a lone brace) is text.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_prompt(template: str, values: Mapping[str, Any]) -> str:
+    """Fill `{name}` placeholders in `template` from `values`, in one pass.
+
+    Only bare names are filled; unknown names, attribute or index lookups, format
+    specs and conversions stay as written, and inserted values are never scanned
+    again, so nothing reaches Python's format machinery. `{{` and `}}` become a
+    single brace.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return match.group(0)[0]
+        value = values.get(name, _MISSING)
+        return match.group(0) if value is _MISSING else str(value)
+
+    return _PLACEHOLDER.sub(replace, template)

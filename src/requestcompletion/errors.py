@@ -1,0 +1,177 @@
+"""Every exception requestcompletion raises, in one tree.
+
+::
+
+    RCError                          base of everything below
+    ├── misuse: the program is wrong; fix the code or the configuration
+    │   ├── ConfigError              (also ValueError, TypeError) a bad ExecutorConfig value
+    │   ├── NodeCreationError        (also TypeError) a node could not be built from its arguments
+    │   ├── ContextError             (also RuntimeError) a runner-only helper used outside a runner
+    │   ├── RunnerCreationError      (also RuntimeError) a runner opened where it cannot be
+    │   └── SavedRunError            (also ValueError) a saved run file cannot be read
+    └── run-time failures: the run went wrong; each carries `info`, what the run had done so far
+        ├── NodeInvocationError      a node failed in a way that is not its own exception
+        │   ├── NodeCancelledError   the node was cancelled (runner.cancel, or a per-node timeout)
+        │   └── NodeTimeoutError     the node's own `timeout` expired
+        ├── GlobalTimeOutError       (also TimeoutError) a top-level request ran past `timeout`
+        ├── FatalError               raise it in a node to end the whole run
+        └── LLMError                 a model could not give a usable answer
+            ├── ProviderError        the provider failed: HTTP status, timeout, bad body
+            ├── ToolArgumentsError   a tool call did not fit its tool (goes back to the model)
+            ├── ToolCallLimitError   an agent asked for more tool calls than `max_tool_calls`
+            └── StructuredOutputError the reply did not match the output schema, even after repair
+
+Misuse errors also derive from the builtin a caller would naturally catch
+(`ValueError`, `TypeError`, `RuntimeError`), so `except ValueError` around a bad
+config still works.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .state.info import ExecutionInfo
+
+__all__ = [
+    "ConfigError",
+    "ContextError",
+    "FatalError",
+    "GlobalTimeOutError",
+    "LLMError",
+    "NodeCancelledError",
+    "NodeCreationError",
+    "NodeInvocationError",
+    "NodeTimeoutError",
+    "ProviderError",
+    "RCError",
+    "RunnerCreationError",
+    "SavedRunError",
+    "StructuredOutputError",
+    "ToolArgumentsError",
+    "ToolCallLimitError",
+]
+
+
+class RCError(Exception):
+    """Base of every error requestcompletion raises."""
+
+
+# --- misuse ---------------------------------------------------------------
+
+
+class ConfigError(RCError, ValueError, TypeError):
+    """A configuration value is not allowed. The message names the field."""
+
+
+class NodeCreationError(RCError, TypeError):
+    """A node could not be built from the arguments it was called with."""
+
+
+class ContextError(RCError, RuntimeError):
+    """A helper that needs an active runner (rc.stream, rc.context, ...) ran outside one."""
+
+
+class RunnerCreationError(RCError, RuntimeError):
+    """A runner was opened where it cannot be (inside another active runner, say)."""
+
+
+class SavedRunError(RCError, ValueError):
+    """A saved run cannot be read: missing, not JSON, not a run, or from a newer version."""
+
+
+# --- run-time failures ------------------------------------------------------
+
+
+class RunError(RCError):
+    """A failure of the run itself. `info` is the run's state when it was raised."""
+
+    info: ExecutionInfo | None = None
+
+
+class NodeInvocationError(RunError):
+    """A node could not finish for a reason other than its own exception."""
+
+
+class NodeCancelledError(NodeInvocationError):
+    """The node was cancelled before it finished."""
+
+
+class NodeTimeoutError(NodeInvocationError, TimeoutError):
+    """The node ran past its own `timeout`."""
+
+
+class GlobalTimeOutError(RunError, TimeoutError):
+    """A top-level request ran past the runner's `timeout`; everything under it was cancelled."""
+
+
+class FatalError(RunError):
+    """Raise it in a node to end the whole run, whatever `end_on_error` says."""
+
+
+class LLMError(RunError):
+    """A model could not give a usable answer."""
+
+
+class ProviderError(LLMError):
+    """A model provider failed.
+
+    Attributes:
+        provider: the provider's name, e.g. ``"openai"``.
+        model: the model that was asked.
+        status: the HTTP status, or None when no response arrived.
+        hint: what to do about it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        hint: str = "",
+        retryable: bool = False,
+    ) -> None:
+        text = f"{provider} model {model!r}: {message}"
+        if status is not None:
+            text += f" (HTTP {status})"
+        if hint:
+            text += f". {hint}"
+        super().__init__(text)
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.hint = hint
+        self.retryable = retryable
+
+
+class ToolArgumentsError(LLMError):
+    """A model's tool call named no such tool, or its arguments did not fit the tool's schema.
+
+    The message is written for the model: an agent sends it back as the tool's result.
+
+    Attributes:
+        tool: the tool's name as the model gave it.
+    """
+
+    def __init__(self, message: str, *, tool: str) -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+class ToolCallLimitError(LLMError):
+    """An agent reached `max_tool_calls`. `history` holds the conversation so far."""
+
+    def __init__(self, message: str, *, history: Any = None) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class StructuredOutputError(LLMError):
+    """The model's reply did not validate against the output schema, even after one repair."""
+
+    def __init__(self, message: str, *, raw: str | None = None, history: Any = None) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.history = history

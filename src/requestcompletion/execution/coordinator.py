@@ -1,0 +1,113 @@
+"""Coordinator: runs one registered call on its strategy and records how it ended.
+
+`submit` is the frame every node runs inside. It sets the current node, picks
+the strategy, applies the node's own timeout, and turns the outcome into a
+state change: finished, failed, or cancelled. It is also where the run's
+cancellations stop: a cancellation aimed at this node by `runner.cancel` is
+absorbed here and becomes a `NodeCancelledError` for the caller; any other
+cancellation (a timeout above, the run ending) passes on up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..context import current_node
+from ..errors import FatalError, NodeCancelledError, NodeTimeoutError
+from ..state.records import NodeRecord
+from ..state.state import RCState
+from .strategies import AsyncioStrategy, ThreadedExecutionStrategy
+from .strategy import ExecutionStrategy
+
+if TYPE_CHECKING:
+    from ..runner import Runner
+
+__all__ = ["Coordinator"]
+
+# Inline calls nest coroutine frames; every so many levels a node starts in a
+# fresh task, whose stack starts empty, so deep recursion never hits the limit.
+FRESH_TASK_EVERY = 32
+
+
+class Coordinator:
+    """Routes calls to execution strategies and records their outcomes."""
+
+    def __init__(self, runner: Runner, state: RCState) -> None:
+        self.runner = runner
+        self.state = state
+        self.end_on_error = runner.config.end_on_error
+        self.strategies: dict[str, ExecutionStrategy] = {"asyncio": AsyncioStrategy()}
+
+    def strategy(self, mode: str) -> ExecutionStrategy:
+        """The strategy for an execution mode, started on first use."""
+        strategy = self.strategies.get(mode)
+        if strategy is None:
+            if mode == "threads":
+                strategy = ThreadedExecutionStrategy()
+            else:
+                raise NotImplementedError(
+                    f"execution mode {mode!r} is not available in this version of requestcompletion"
+                )
+            self.strategies[mode] = strategy
+        return strategy
+
+    async def submit(self, record: NodeRecord) -> Any:
+        """Run a registered call to its end; return its output or raise its error."""
+        spec = record.spec
+        strategy = self.strategies.get(spec.mode) or self.strategy(spec.mode)
+        token = current_node.set(record)
+        task = record.task = asyncio.current_task()
+        try:
+            if spec.timeout is not None:
+                output = await self._with_timeout(strategy, record, spec.timeout)
+            elif record.depth % FRESH_TASK_EVERY or not record.depth:
+                output = await strategy.execute(record)
+            else:
+                output = await asyncio.create_task(_awaited(strategy.execute(record)))
+        except asyncio.CancelledError:
+            if record.cancel_requested and task is not None:
+                task.uncancel()  # the cancellation was aimed at this node: it stops here
+                error = NodeCancelledError(
+                    f"node {spec.name!r} (id {record.id}) was cancelled by runner.cancel"
+                )
+                self.state.cancel(record, "cancelled by runner.cancel", error)
+                raise error from None
+            self.state.cancel(record, self.runner.cancel_reason())
+            raise
+        except BaseException as error:
+            self.state.fail(record, error)
+            if self.end_on_error or isinstance(error, FatalError):
+                self.runner.end_run(error)
+            raise
+        finally:
+            current_node.reset(token)
+        if self.runner.fatal is not None:  # the run ended while this node was finishing
+            self.state.cancel(record, self.runner.cancel_reason())
+            raise asyncio.CancelledError
+        self.state.finish(record, output)
+        return output
+
+    async def _with_timeout(
+        self, strategy: ExecutionStrategy, record: NodeRecord, seconds: float
+    ) -> Any:
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await strategy.execute(record)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the node's own TimeoutError, not ours
+            raise NodeTimeoutError(
+                f"node {record.spec.name!r} (id {record.id}) ran past its timeout of "
+                f"{seconds}s; raise the node's timeout or make it faster"
+            ) from None
+
+    def shutdown(self) -> None:
+        """Shut every strategy down."""
+        for strategy in self.strategies.values():
+            strategy.shutdown()
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable

@@ -1,0 +1,162 @@
+"""What nodes (and users) call: call, call_sync, batch, stream.
+
+The path of one call reads top to bottom in `call`: find the caller, create the
+node's invocation, register it in the state, hand it to the coordinator. A call
+inside a node runs inline in the caller's task; a call at the top of a runner
+block is a new top-level request; a call with no runner at all gets a
+temporary one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from .context import active_runner, current_node, current_runner
+from .errors import ContextError, NodeCreationError
+from .nodes.base import Node, spec_of
+
+if TYPE_CHECKING:
+    from .runner import Runner
+    from .state.records import NodeRecord
+
+__all__ = ["batch", "call", "call_sync", "stream"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@overload
+async def call(node: type[Node[T]], /, *args: Any, **kwargs: Any) -> T: ...
+@overload
+async def call(node: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+@overload
+async def call(node: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+
+async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Run `node` with these arguments and return its output (or raise its exception).
+
+    Inside a node, the node becomes a child of the caller. At the top of a runner
+    block it is a new top-level request (the runner's `timeout` applies). With
+    no runner at all it runs in a temporary runner made from the global config.
+
+    Raises:
+        NodeCreationError: the arguments do not fit the node.
+    """
+    runner = current_runner.get()
+    if runner is None:
+        return await _in_temporary_runner(node, args, kwargs)
+    parent = current_node.get()
+    if parent is None:
+        return await runner.request(node, args, kwargs)
+    return await runner.coordinator.submit(register(runner, node, args, kwargs or None, parent))
+
+
+def register(
+    runner: Runner,
+    node: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    parent: NodeRecord | None,
+) -> NodeRecord:
+    """Create the node's invocation and record the call; a creation failure is recorded too."""
+    state = runner.state
+    try:
+        spec = spec_of(node)
+        work = spec.create(args, kwargs or {})
+    except NodeCreationError as error:
+        from .state.persistence import SavedType
+
+        kind = getattr(node, "__rc_spec__", None) or SavedType(
+            getattr(node, "__name__", type(node).__name__), repr(node)
+        )
+        state.register_failed(kind, args, kwargs, parent, error)
+        if runner.config.end_on_error:
+            runner.end_run(error)
+        raise
+    return state.register(spec, args, kwargs, parent, work)
+
+
+async def _in_temporary_runner(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from .runner import Runner
+
+    async with Runner() as runner:
+        return await runner.request(node, args, kwargs)
+
+
+def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """`call` for synchronous code: a thread node, or a program with no event loop running.
+
+    Raises:
+        ContextError: called in a thread that is running an event loop (use `await rc.call`).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise ContextError(
+            "rc.call_sync was called inside a running event loop, where it would block the "
+            "loop; use `await rc.call(...)` instead"
+        )
+    runner = current_runner.get()
+    if runner is None:
+        from .runner import Runner
+
+        with Runner() as temporary:
+            return temporary.run_sync_answer(node, args, kwargs)
+    if current_node.get() is not None:  # a thread node: hand the call to the runner's loop
+        loop = runner.loop
+        if loop is None or loop.is_closed():
+            raise ContextError("rc.call_sync: this runner's event loop is not running")
+        return asyncio.run_coroutine_threadsafe(call(node, *args, **kwargs), loop).result()
+    return runner.run_sync_answer(node, args, kwargs)
+
+
+async def batch(
+    node: Any, /, *iterables: Iterable[Any], return_exceptions: bool = True
+) -> list[Any]:
+    """Run `node` over zipped `iterables` in parallel; outputs in input order.
+
+    `rc.batch(f, [1, 2], "ab")` runs `f(1, "a")` and `f(2, "b")` at once. With
+    `return_exceptions=True` (the default) a failed call puts its exception in
+    its slot instead of raising.
+
+    Raises:
+        ValueError: the iterables have different lengths.
+    """
+    if current_runner.get() is None:
+        from .runner import Runner
+
+        async with Runner():
+            return await batch(node, *iterables, return_exceptions=return_exceptions)
+    arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
+    calls = [call(node, *args) for args in arguments]
+    return list(await asyncio.gather(*calls, return_exceptions=return_exceptions))
+
+
+class _Done:
+    """What `stream` returns: awaiting it finishes at once (so sync code may skip the await)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+_DONE = _Done()
+
+
+def stream(item: Any) -> Awaitable[None]:
+    """Hand `item` to the runner's `subscriber` and publish it as a `Streamed` event.
+
+    Usable as `await rc.stream(x)` in async nodes and `rc.stream(x)` in thread nodes.
+
+    Raises:
+        ContextError: no runner is active.
+    """
+    active_runner("rc.stream").state.add_streamed(current_node.get(), item)
+    return _DONE

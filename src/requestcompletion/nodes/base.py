@@ -1,0 +1,149 @@
+"""Node, the base of class nodes, and NodeSpec, what the runtime knows about any node type.
+
+Anything `rc.call` accepts is a node type: a `Node` subclass, a function
+(`async def` or plain `def`), or a `function_node(...)`. `spec_of` turns it into a
+`NodeSpec` once and caches it on the object, so a call pays one attribute lookup.
+A spec's `create` builds one invocation from the call's arguments: for an
+`async def` that is the coroutine itself (calling it checks the arguments and
+runs nothing), for a class the instance's `invoke()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from ..errors import NodeCreationError
+
+__all__ = ["ExecutionMode", "Node", "NodeSpec", "spec_of"]
+
+T = TypeVar("T")
+ExecutionMode = Literal["asyncio", "threads", "distributed"]
+EXECUTION_MODES: tuple[ExecutionMode, ...] = ("asyncio", "threads", "distributed")
+
+
+class Node(Generic[T]):
+    """A class node: build it with the call's arguments, then `invoke()` it.
+
+    Subclasses implement `invoke`, as `async def` (runs on the event loop) or
+    plain `def` (runs on a thread). Class attributes tune how it runs:
+
+    Attributes:
+        execution_mode: "asyncio", "threads" or "distributed"; None picks
+            asyncio for `async def invoke` and threads for `def invoke`.
+        timeout: seconds one invocation may take; None for no limit.
+    """
+
+    execution_mode: ClassVar[ExecutionMode | None] = None
+    timeout: ClassVar[float | None] = None
+
+    def __init__(self) -> None:
+        pass
+
+    @classmethod
+    def pretty_name(cls) -> str:
+        """The name shown in logs, events and saved runs. Defaults to the class name."""
+        return cls.__name__
+
+    def invoke(self) -> T | Awaitable[T]:
+        """Do the node's work and return its output."""
+        raise NotImplementedError(f"{type(self).__name__} must implement invoke()")
+
+
+class NodeSpec:
+    """What the runtime needs to run one node type. Built once per type by `spec_of`."""
+
+    __slots__ = ("func", "is_async", "key", "mode", "name", "node", "signature", "timeout")
+
+    def __init__(
+        self,
+        node: Any,
+        *,
+        name: str,
+        func: Callable[..., Any] | None = None,
+        is_async: bool,
+        mode: ExecutionMode | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.node = node  # what users pass to rc.call
+        self.func = func  # the function to call, or None for a class node
+        self.name = name
+        module = getattr(node, "__module__", None) or "?"
+        self.key = f"{module}:{getattr(node, '__qualname__', name)}"
+        self.is_async = is_async
+        self.mode: ExecutionMode = mode or ("asyncio" if is_async else "threads")
+        self.timeout = timeout
+        self.signature: inspect.Signature | None = None
+        if func is not None and not is_async:
+            try:
+                self.signature = inspect.signature(func)
+            except (TypeError, ValueError):  # some builtins have none: let the call decide
+                self.signature = None
+
+    def create(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """One invocation: a coroutine for async nodes, a zero-argument callable otherwise.
+
+        Raises:
+            NodeCreationError: the arguments do not fit the node.
+        """
+        try:
+            func = self.func
+            if func is None:
+                instance = self.node(*args, **kwargs)
+                return instance.invoke() if self.is_async else instance.invoke
+            if self.is_async:
+                return func(*args, **kwargs)
+            if self.signature is not None:
+                self.signature.bind(*args, **kwargs)
+            return functools.partial(func, *args, **kwargs)
+        except Exception as exc:
+            raise NodeCreationError(
+                f"could not create node {self.name!r} from args={args!r} kwargs={kwargs!r}: "
+                f"{exc}. Check the call's arguments against the node's signature."
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"NodeSpec({self.key}, mode={self.mode})"
+
+
+def spec_of(node: Any) -> NodeSpec:
+    """The spec of a node type, built on first use and cached on it."""
+    spec = getattr(node, "__rc_spec__", None)
+    if spec is not None and spec.node is node:
+        return spec  # type: ignore[no-any-return]
+    spec = _make_spec(node)
+    try:
+        node.__rc_spec__ = spec
+    except (AttributeError, TypeError):  # bound methods, builtins: no caching
+        pass
+    return spec
+
+
+def _make_spec(node: Any) -> NodeSpec:
+    if isinstance(node, type):
+        if not issubclass(node, Node):
+            raise NodeCreationError(
+                f"{node.__qualname__} is not a node: subclass rc.Node, or pass a function"
+            )
+        is_async = inspect.iscoroutinefunction(node.invoke)
+        return NodeSpec(
+            node,
+            name=node.pretty_name(),
+            is_async=is_async,
+            mode=node.execution_mode,
+            timeout=node.timeout,
+        )
+    if isinstance(node, Node):
+        raise NodeCreationError(
+            f"rc.call takes a node type, not an instance: pass {type(node).__qualname__} "
+            f"and its arguments, e.g. rc.call({type(node).__qualname__}, ...)"
+        )
+    if callable(node):
+        is_async = inspect.iscoroutinefunction(node) or inspect.iscoroutinefunction(
+            getattr(type(node), "__call__", None)  # noqa: B004 - objects with async __call__
+        )
+        name = getattr(node, "__name__", None) or type(node).__name__
+        return NodeSpec(node, name=name, func=node, is_async=is_async)
+    raise NodeCreationError(f"{node!r} is not a node: pass an rc.Node subclass or a function")

@@ -1,0 +1,1 @@
+"""Seeing a run: logging (and, later, OpenTelemetry export)."""

@@ -1,0 +1,431 @@
+"""Runner (also Session): the lifecycle of a run — wire, run, save, close.
+
+Opening a runner wires a config, a publisher, a state and a coordinator, and
+makes the runner current for the code inside its block. Each top-level request
+runs in a task the runner owns, under the runner's `timeout`. Closing cancels
+whatever is still running, waits for it, drains the subscribers, shuts the
+strategies down, saves the run and removes the logging handlers it added: after
+`__exit__`, nothing the runner started is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import resource
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Coroutine, Mapping
+from contextvars import Token
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .config import ExecutorConfig, resolve_config
+from .context import current_runner
+from .errors import ContextError, GlobalTimeOutError, RunnerCreationError
+from .execution.coordinator import Coordinator
+from .interaction import register
+from .observability.logging import RunLogging
+from .pubsub.events import FatalFailure, RunFinished, RunStarted, Streamed
+from .pubsub.publisher import RCPublisher
+from .state.info import ExecutionInfo
+from .state.records import NodeRecord
+from .state.state import RCState
+
+__all__ = ["Runner", "Session"]
+
+
+class Runner:
+    """Runs nodes, records everything they do, and saves it.
+
+    Args:
+        executor_config: the run's config; fields it does not give come from
+            `rc.set_config`, then the defaults.
+        context: initial values of `rc.context`.
+        **overrides: any `ExecutorConfig` field, taking precedence over both.
+
+    Use it as `with rc.Runner() as runner:` (or `async with`, which also waits
+    for async subscribers when it closes).
+
+    Raises:
+        ConfigError: a config value is not allowed.
+    """
+
+    def __init__(
+        self,
+        executor_config: ExecutorConfig | None = None,
+        context: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.config = resolve_config(executor_config, overrides)
+        if context is not None and not isinstance(context, Mapping):
+            raise TypeError(f"context must be a mapping of names to values, not {context!r}")
+        self.run_id: str = self.config.run_identifier or str(uuid.uuid4())
+        self.publisher = RCPublisher(self.run_id)
+        self.state = RCState(self.run_id, self.publisher)
+        self.coordinator = Coordinator(self, self.state)
+        self.variables: dict[str, Any] = dict(context or {})
+        self.fatal: BaseException | None = None  # the error that ended the run, if any
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.saved_to: Path | None = None
+        self._requests: set[asyncio.Task[Any]] = set()
+        self._timed_out = False
+        self._loop_runner: asyncio.Runner | None = None
+        self._token: Token[Runner | None] | None = None
+        self._logging: RunLogging | None = None
+        self._opened = self._closed = False
+        self._run: dict[str, Any] = {}
+        self._cpu0 = 0.0
+
+    # --- opening -----------------------------------------------------------------
+
+    def __enter__(self) -> Runner:
+        self._open()
+        return self
+
+    async def __aenter__(self) -> Runner:
+        self._open()
+        self._bind(asyncio.get_running_loop())
+        return self
+
+    def _open(self) -> None:
+        if self._opened:
+            raise RunnerCreationError(
+                f"runner {self.run_id!r} was already opened; make a new Runner for a new run"
+            )
+        other = current_runner.get()
+        if other is not None and not other._closed:
+            raise RunnerCreationError(
+                f"a runner ({other.run_id!r}) is already active here; runners do not nest. "
+                f"Use rc.call inside the active runner, or open the new one in another "
+                f"thread or task"
+            )
+        self._opened = True
+        self._token = current_runner.set(self)
+        self._cpu0 = time.process_time()
+        self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
+        subscriber = self.config.subscriber
+        if subscriber is not None:
+            self.publisher.subscribe(
+                _items_to(subscriber),
+                filter=lambda event: isinstance(event, Streamed),
+                name="ExecutorConfig.subscriber",
+            )
+        if self.publisher.active:
+            self.publisher.publish(RunStarted(self.run_id, None, None, None, self.state.t0))
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.loop is not loop:
+            self.loop = loop
+            self._loop_thread = threading.get_ident()
+            self.publisher.bind(loop)
+
+    # --- running ---------------------------------------------------------------
+
+    @property
+    def info(self) -> ExecutionInfo:
+        """What the run has done so far (live)."""
+        return ExecutionInfo(self.state, self._run)
+
+    async def run(self, node: Any, /, *args: Any, **kwargs: Any) -> ExecutionInfo:
+        """Run `node` as a top-level request; return the run's info (`info.answer` is its output).
+
+        Raises:
+            Whatever the node raised; GlobalTimeOutError past `timeout`.
+        """
+        record, _ = await self._request(node, args, kwargs)
+        return ExecutionInfo(self.state, self._run, answer_of=record.id)
+
+    def run_sync(self, node: Any, /, *args: Any, **kwargs: Any) -> ExecutionInfo:
+        """`run` from synchronous code (no event loop may be running in this thread)."""
+        record, _ = self._run_on_own_loop(self._request(node, args, kwargs))
+        return ExecutionInfo(self.state, self._run, answer_of=record.id)
+
+    def run_sync_answer(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run a top-level request from sync code and return its output."""
+        return self._run_on_own_loop(self.request(node, args, kwargs))
+
+    def _run_on_own_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            self._check_open()
+            asyncio.get_running_loop()
+        except RuntimeError as error:
+            if isinstance(error, ContextError):
+                coro.close()
+                raise
+        else:
+            coro.close()
+            raise ContextError(
+                "run_sync was called inside a running event loop; use `await runner.run(...)`"
+            )
+        if self._loop_runner is None:
+            self._loop_runner = asyncio.Runner()
+        return self._loop_runner.run(coro, context=contextvars.copy_context())
+
+    async def request(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A top-level request, in a task of its own, under the runner's timeout; its output."""
+        return (await self._request(node, args, kwargs))[1]
+
+    async def _request(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[NodeRecord, Any]:
+        self._check_open()
+        if self.fatal is not None:
+            raise self.fatal
+        self._bind(asyncio.get_running_loop())
+        record = register(self, node, args, kwargs or None, None)
+        task = asyncio.create_task(self._top_level(record))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+        return record, await task
+
+    def _check_open(self) -> None:
+        if not self._opened or self._closed:
+            raise ContextError(
+                f"runner {self.run_id!r} is not open; use it inside `with rc.Runner() as runner:`"
+            )
+
+    async def _top_level(self, record: NodeRecord) -> Any:
+        scope = asyncio.timeout(self.config.timeout)
+        try:
+            async with scope:
+                return await self.coordinator.submit(record)
+        except BaseException as error:
+            if self.state.running:
+                await self._reap(record)
+            if self.fatal is not None and error is not self.fatal:
+                raise self.fatal from None
+            if isinstance(error, TimeoutError) and scope.expired():
+                self._timed_out = True
+                raise GlobalTimeOutError(
+                    f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
+                    f"timeout of {self.config.timeout}s; everything under it was cancelled. "
+                    f"Raise ExecutorConfig.timeout, or set it to None for no limit"
+                ) from None
+            raise
+
+    def end_run(self, error: BaseException) -> None:
+        """End the whole run because of `error`: cancel every top-level request."""
+        if self.fatal is not None:
+            return
+        self.fatal = error
+        if self.publisher.active:
+            self.publisher.publish(
+                FatalFailure(self.run_id, None, None, None, time.perf_counter(), error)
+            )
+        for task in list(self._requests):
+            task.cancel()
+
+    def cancel_reason(self) -> str:
+        """Why running nodes are being cancelled now."""
+        if self.fatal is not None:
+            return f"the run ended: {type(self.fatal).__name__}: {self.fatal}"
+        return "cancelled"
+
+    def cancel(self, node_id: int) -> bool:
+        """Cancel a running node and everything under it; its caller gets NodeCancelledError.
+
+        Safe to call from any thread. Returns False if the node is not running.
+
+        Raises:
+            KeyError: no node has that id.
+        """
+        records = self.state.records
+        if not isinstance(node_id, int) or not 0 <= node_id < len(records):
+            raise KeyError(f"run {self.run_id!r} has no node with id {node_id!r}")
+        record = records[node_id]
+        if record.status != "running":
+            return False
+        loop = self.loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._cancel_record, record)
+        else:
+            self._cancel_record(record)
+        return True
+
+    @staticmethod
+    def _cancel_record(record: NodeRecord) -> None:
+        if record.status == "running" and record.task is not None:
+            record.cancel_requested = True
+            record.task.cancel()
+
+    async def _reap(self, root: NodeRecord | None = None) -> None:
+        """Cancel nodes still running (under `root`, or all) and wait for them to stop."""
+        current = asyncio.current_task()
+        tasks = set()
+        for record in self.state.running_records():
+            if root is not None and _root_of(record) is not root:
+                continue
+            task = record.task
+            if task is None or task.done():
+                self.state.cancel(record, self.cancel_reason())
+            elif task is not current:
+                task.cancel()
+                tasks.add(task)
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # --- closing ---------------------------------------------------------------
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._loop_runner is not None:
+                try:
+                    self._loop_runner.run(self._close_async(exc))
+                finally:
+                    self._loop_runner.close()
+                    self._loop_runner = None
+            else:
+                self._close_sync(exc)  # nothing ran on a loop of ours (or we are inside one)
+        finally:
+            self._forget()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._close_async(exc)
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Stop being the current runner (in the context that opened it)."""
+        if self._token is not None:
+            try:
+                current_runner.reset(self._token)
+            except ValueError:  # closed in another context than it was opened in
+                current_runner.set(None)
+            self._token = None
+
+    async def _close_async(self, exc: BaseException | None) -> None:
+        if self.state.running:
+            await self._reap()
+        self._finish(exc)
+        await self.publisher.aclose()
+        self._release()
+
+    def _close_sync(self, exc: BaseException | None) -> None:
+        for record in self.state.running_records():  # cannot wait for them without the loop
+            if record.task is not None:
+                record.task.cancel()
+            self.state.cancel(record, "the runner closed")
+        self._finish(exc)
+        self.publisher.close()
+        self._release()
+
+    def _finish(self, exc: BaseException | None) -> None:
+        self._closed = True
+        outcome = self._outcome(exc)
+        state = self.state
+        self._run.update(
+            outcome=outcome,
+            ended_at=state.wall0 + (time.perf_counter() - state.t0),
+            config=self._config_summary(),
+            resources={
+                "wall_time_s": time.perf_counter() - state.t0,
+                "cpu_time_s": time.process_time() - self._cpu0,
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            },
+        )
+        if self.publisher.active:
+            self.publisher.publish(
+                RunFinished(self.run_id, None, None, None, time.perf_counter(), outcome)
+            )
+
+    def _release(self) -> None:
+        try:
+            self.coordinator.shutdown()
+            if self.config.save_state:
+                self._save()
+        finally:
+            if self._logging is not None:
+                self._logging.detach()
+            self.variables.clear()
+
+    def _save(self) -> None:
+        target = Path(self.config.state_dir) / f"{self.run_id}.json"
+        try:
+            self.saved_to = self.info.save(target)
+        except (OSError, TypeError, ValueError) as error:
+            warnings.warn(
+                f"could not save run {self.run_id!r} to {os.fspath(target)!r}: {error}. "
+                f"The run's result is unaffected; set state_dir to a writable folder "
+                f"or save_state=False",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _outcome(self, exc: BaseException | None) -> str:
+        if self._timed_out or isinstance(exc, GlobalTimeOutError):
+            return "timeout"
+        if self.fatal is not None or (
+            exc is not None and not isinstance(exc, asyncio.CancelledError)
+        ):
+            return "failed"
+        records = self.state.records
+        statuses = {records[i].status for i in self.state.roots}
+        if "failed" in statuses:
+            return "failed"
+        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError):
+            return "cancelled"
+        return "succeeded"
+
+    def _config_summary(self) -> dict[str, Any]:
+        config = self.config
+        subscriber = config.subscriber
+        return {
+            "timeout": config.timeout,
+            "end_on_error": config.end_on_error,
+            "logging_setting": config.logging_setting,
+            "log_file": None if config.log_file is None else os.fspath(config.log_file),
+            "subscriber": None
+            if subscriber is None
+            else getattr(subscriber, "__qualname__", "callable"),
+            "run_identifier": self.run_id,
+            "prompt_injection": config.prompt_injection,
+            "save_state": config.save_state,
+            "state_dir": os.fspath(config.state_dir),
+        }
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._opened else "new"
+        return f"<Runner {self.run_id!r} {state}, {len(self.state.records)} nodes>"
+
+
+Session = Runner
+
+
+def _root_of(record: NodeRecord) -> NodeRecord:
+    while record.parent is not None:
+        record = record.parent
+    return record
+
+
+def _items_to(subscriber: Any) -> Any:
+    """Adapt the config's `subscriber` (which gets stream items) to an event callback."""
+    from .pubsub.publisher import _is_async
+
+    if _is_async(subscriber):
+
+        async def deliver_async(event: Any) -> None:
+            await subscriber(event.item)
+
+        return deliver_async
+
+    def deliver(event: Any) -> None:
+        subscriber(event.item)
+
+    return deliver

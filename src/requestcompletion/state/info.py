@@ -1,0 +1,223 @@
+"""ExecutionInfo: what a run did, as views built on demand from its records.
+
+`runner.info` is live: each property reads the records as they are now and
+returns frozen snapshots (`NodeInfo`, `Edge`, `Stamp`). A loaded run
+(`ExecutionInfo.load`) offers the same views over the saved records.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .persistence import dumps, load_state, state_document, write_atomic
+from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
+from .state import RCState
+
+__all__ = ["ExecutionInfo", "TimingSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimingSummary:
+    """Latency of one node type over a run, in seconds."""
+
+    count: int
+    total: float
+    mean: float
+    median: float
+    max: float
+
+
+class ExecutionInfo:
+    """The record of a run: its nodes, requests, stamps and answer.
+
+    Args:
+        state: the run's state (live or loaded).
+        run: run-level fields (outcome, config summary, resources) when known.
+        ids: restrict the view to these node ids (see `get_info`).
+        answer_of: the top-level request whose output `answer` is (default: the last one).
+    """
+
+    def __init__(
+        self,
+        state: RCState,
+        run: dict[str, Any] | None = None,
+        ids: list[int] | None = None,
+        answer_of: int | None = None,
+    ) -> None:
+        self._state = state
+        self._run = run if run is not None else {}
+        self._ids = ids
+        self._answer_of = answer_of
+
+    # --- the records ------------------------------------------------------------
+
+    def _records(self) -> list[NodeRecord]:
+        records = self._state.records
+        return list(records) if self._ids is None else [records[i] for i in self._ids]
+
+    def _view(self, record: NodeRecord) -> NodeInfo:
+        state = self._state
+        to_wall = state.wall0 - state.t0
+        return NodeInfo(
+            id=record.id,
+            name=record.spec.name,
+            type_key=record.spec.key,
+            parent_id=record.parent_id,
+            status=record.status,
+            args=record.args,
+            kwargs=record.kwargs or {},
+            output=record.output,
+            error=None if record.error is None else ErrorInfo.of(record.error),
+            start=record.start + to_wall,
+            end=None if record.end is None else record.end + to_wall,
+            extras=state.extras.get(record.id),
+        )
+
+    @property
+    def run_id(self) -> str:
+        return self._state.run_id
+
+    @property
+    def outcome(self) -> str | None:
+        """ "succeeded", "failed", "timeout" or "cancelled" once the run closed, else None."""
+        return self._run.get("outcome")
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        """One snapshot per node run, in the order they started."""
+        return [self._view(r) for r in self._records()]
+
+    def node(self, node_id: int) -> NodeInfo:
+        """The snapshot of one node."""
+        return self._view(self._state.records[node_id])
+
+    @property
+    def insertion_requests(self) -> list[NodeInfo]:
+        """The top-level requests, in order."""
+        roots = self._state.roots
+        if self._ids is not None:
+            wanted = set(self._ids)
+            roots = [i for i in roots if i in wanted]
+        return [self.node(i) for i in roots]
+
+    @property
+    def answer(self) -> Any:
+        """The output of the request this info was returned for (`runner.run`), else of the
+        last top-level request; None if it has not succeeded."""
+        if self._answer_of is not None:
+            return self._state.records[self._answer_of].output
+        roots = self._state.roots
+        return self._state.records[roots[-1]].output if roots else None
+
+    @property
+    def streamed(self) -> list[tuple[int | None, Any]]:
+        """Every item passed to rc.stream: (node id, item)."""
+        return [(node_id, item) for node_id, _, item in self._state.streamed]
+
+    @property
+    def all_stamps(self) -> list[Stamp]:
+        """Every state change on the run's logical clock, in order."""
+        to_wall = self._state.wall0 - self._state.t0
+        stamps = []
+        for r in self._records():
+            stamps.append(Stamp(r.start_step, r.start + to_wall, r.id, f"{r.spec.name} started"))
+            if r.end_step is not None and r.end is not None:
+                stamps.append(Stamp(r.end_step, r.end + to_wall, r.id, f"{r.spec.name} {r.status}"))
+        stamps.sort(key=lambda s: s.step)
+        return stamps
+
+    def get_info(self, ids: int | Iterable[int]) -> ExecutionInfo:
+        """The sub-trees rooted at `ids`, as an ExecutionInfo of their own."""
+        roots = {ids} if isinstance(ids, int) else set(ids)
+        records = self._state.records
+        unknown = [i for i in roots if not 0 <= i < len(records)]
+        if unknown:
+            raise KeyError(f"no node with id {unknown[0]!r} in run {self.run_id!r}")
+        keep = []
+        for record in records:  # parents start before children, so one pass suffices
+            parent = record.parent
+            if record.id in roots or (parent is not None and parent.id in roots):
+                roots.add(record.id)
+                keep.append(record.id)
+        return ExecutionInfo(self._state, self._run, keep)
+
+    def to_graph(self) -> tuple[list[NodeInfo], list[Edge]]:
+        """(vertices, edges): a vertex per node, an edge per request (source None: top level)."""
+        vertices = self.nodes
+        edges = [Edge(v.parent_id, v.id, v.status, v.duration) for v in vertices]
+        return vertices, edges
+
+    def timing(self) -> dict[str, TimingSummary]:
+        """Latency per node name, over the nodes that finished."""
+        durations: dict[str, list[float]] = {}
+        for r in self._records():
+            if r.end is not None:
+                durations.setdefault(r.spec.name, []).append(r.end - r.start)
+        return {
+            name: TimingSummary(len(d), sum(d), sum(d) / len(d), statistics.median(d), max(d))
+            for name, d in durations.items()
+        }
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """LLM tokens and cost summed over the run (cost None if any model's price is unknown)."""
+        totals: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "cost": 0.0}
+        for node_id, extra in self._state.extras.items():
+            if self._ids is not None and node_id not in self._ids:
+                continue
+            llm = extra.get("llm")
+            if not llm:
+                continue
+            totals["input_tokens"] += llm.get("input_tokens") or 0
+            totals["output_tokens"] += llm.get("output_tokens") or 0
+            cost = llm.get("cost")
+            totals["cost"] = (
+                None if cost is None or totals["cost"] is None else totals["cost"] + cost
+            )
+        return totals
+
+    @property
+    def run_fields(self) -> dict[str, Any]:
+        """Run-level fields: outcome, config summary, resources, times."""
+        return dict(self._run)
+
+    # --- saving and loading ---------------------------------------------------
+
+    def to_document(self) -> dict[str, Any]:
+        run = {k: v for k, v in self._run.items() if k not in ("schema_version", "run_id")}
+        document = state_document(self._state, **run)
+        document["timing"] = {
+            name: {"count": t.count, "total_s": t.total, "mean_s": t.mean, "max_s": t.max}
+            for name, t in self.timing().items()
+        }
+        document["usage"] = self.usage
+        return document
+
+    def to_json(self) -> str:
+        """The run in the saved-file format (see `requestcompletion.state.persistence`)."""
+        return dumps(self.to_document())
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run to `path` atomically; return the path."""
+        target = Path(path)
+        write_atomic(target, self.to_json())
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ExecutionInfo:
+        """Read a run saved by a runner (or by `save`).
+
+        Raises:
+            SavedRunError: the file is missing, corrupt, not a run, or from a newer version.
+        """
+        state, document = load_state(path)
+        skip = {"types", "roots", "nodes", "errors", "extras", "streamed"}
+        return cls(state, {k: v for k, v in document.items() if k not in skip})
+
+    def __repr__(self) -> str:
+        return f"<ExecutionInfo run={self.run_id!r} nodes={len(self._records())}>"

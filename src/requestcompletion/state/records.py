@@ -1,0 +1,143 @@
+"""The records of a run: NodeRecord (live, one per call) and the frozen views handed to users.
+
+One call makes one `NodeRecord`: it is both the node (type, inputs, output,
+status, times, error) and the request that made it (its parent is the caller, or
+None for a top-level request). Keeping the two in one slotted object is what
+makes a call cheap in time and memory; the views below are built only when
+someone asks (`ExecutionInfo.nodes`, `to_graph`, saving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["Edge", "ErrorInfo", "NodeInfo", "NodeRecord", "Stamp", "Status"]
+
+Status = Literal["running", "succeeded", "failed", "cancelled"]
+
+
+class NodeRecord:
+    """The live record of one call. Mutated only by `RCState`, on the runner's loop."""
+
+    __slots__ = (
+        "args",
+        "cancel_requested",
+        "depth",
+        "end",
+        "end_step",
+        "error",
+        "id",
+        "kwargs",
+        "output",
+        "parent",
+        "spec",
+        "start",
+        "start_step",
+        "status",
+        "task",
+        "work",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        spec: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+        start: float,
+        start_step: int,
+        work: Any,
+    ) -> None:
+        self.id = id
+        self.spec = spec  # NodeSpec (live) or SavedType (loaded): has .name and .key
+        self.args = args
+        self.kwargs = kwargs  # None when the call had no keyword arguments
+        self.parent = parent
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        self.status: Status = "running"
+        self.output: Any = None
+        self.error: BaseException | ErrorInfo | None = None
+        self.start = start
+        self.end: float | None = None
+        self.start_step = start_step
+        self.end_step: int | None = None
+        self.task: asyncio.Task[Any] | None = None  # the task it runs in, while running
+        self.work: Any = work  # the prepared invocation, until it runs
+        self.cancel_requested = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name  # type: ignore[no-any-return]
+
+    @property
+    def parent_id(self) -> int | None:
+        return None if self.parent is None else self.parent.id
+
+    def __repr__(self) -> str:
+        return f"<NodeRecord {self.id} {self.name} {self.status}>"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An error as recorded: exception type name, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str
+
+    @classmethod
+    def of(cls, error: BaseException | ErrorInfo) -> ErrorInfo:
+        if isinstance(error, ErrorInfo):
+            return error
+        text = "".join(traceback.format_exception(error))
+        return cls(type(error).__qualname__, str(error), text)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A snapshot of one node run.
+
+    Times are seconds since the epoch; `end` is None while the node runs.
+    """
+
+    id: int
+    name: str
+    type_key: str
+    parent_id: int | None
+    status: Status
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    output: Any
+    error: ErrorInfo | None
+    start: float
+    end: float | None
+    extras: dict[str, Any] | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the node ran, or None while it runs."""
+        return None if self.end is None else self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A request: `source` called `target` (source None: a top-level request)."""
+
+    source: int | None
+    target: int
+    status: Status
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """One step of the run's logical clock: a state change and a short message."""
+
+    step: int
+    time: float
+    node_id: int
+    message: str

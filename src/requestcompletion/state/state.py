@@ -1,0 +1,188 @@
+"""RCState: owns a run's records and publishes each change of them.
+
+Every operation is O(1): a record is appended to a list (its id is its index),
+finishing one touches only that record, and the logical clock is one counter.
+Nothing scans the records per event; views that need all of them (graphs,
+stamps, saving) are built on demand by `ExecutionInfo`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..pubsub.events import (
+    RequestCancelled,
+    RequestCreated,
+    RequestCreationFailed,
+    RequestFailed,
+    RequestSucceeded,
+    Streamed,
+)
+from ..pubsub.publisher import RCPublisher
+from .records import NodeRecord
+
+__all__ = ["RCState"]
+
+_now = time.perf_counter
+
+
+class RCState:
+    """The records of one run, and the publisher told about each change."""
+
+    def __init__(self, run_id: str, publisher: RCPublisher) -> None:
+        self.run_id = run_id
+        self.publisher = publisher
+        self.records: list[NodeRecord] = []
+        self.roots: list[int] = []  # ids of the top-level requests, in order
+        self.streamed: list[tuple[int | None, float, Any]] = []  # (node id, time, item)
+        self.extras: dict[int, dict[str, Any]] = {}  # per-node additions, e.g. LLM usage
+        self.step = 0
+        self.running = 0
+        self.t0 = _now()  # perf_counter at the start; times in records are perf_counter
+        self.wall0 = time.time()  # the same instant on the wall clock
+
+    def register(
+        self,
+        spec: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+        work: Any,
+    ) -> NodeRecord:
+        """Record a new call (a node and its request) and announce it."""
+        record = self._add(spec, args, kwargs, parent, work)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestCreated(
+                    self.run_id,
+                    record.id,
+                    spec.name,
+                    record.parent_id,
+                    record.start,
+                    args,
+                    kwargs,
+                )
+            )
+        return record
+
+    def register_failed(
+        self,
+        spec: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+        error: BaseException,
+    ) -> NodeRecord:
+        """Record a call whose node could not even be created."""
+        record = self._add(spec, args, kwargs, parent, None)
+        self.running -= 1
+        record.status, record.error = "failed", error
+        self._end(record)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestCreationFailed(
+                    self.run_id, record.id, spec.name, record.parent_id, record.end or 0.0, error
+                )
+            )
+        return record
+
+    def _add(
+        self,
+        spec: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+        work: Any,
+    ) -> NodeRecord:
+        records = self.records
+        self.step += 1
+        self.running += 1
+        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, work)
+        records.append(record)
+        if parent is None:
+            self.roots.append(record.id)
+        return record
+
+    def _end(self, record: NodeRecord) -> float:
+        self.step += 1
+        record.end_step = self.step
+        record.end = end = _now()
+        record.task = None
+        record.work = None
+        return end
+
+    def finish(self, record: NodeRecord, output: Any) -> None:
+        """The node returned `output`."""
+        self.running -= 1
+        record.status = "succeeded"
+        record.output = output
+        end = self._end(record)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestSucceeded(
+                    self.run_id,
+                    record.id,
+                    record.spec.name,
+                    record.parent_id,
+                    end,
+                    output,
+                    end - record.start,
+                )
+            )
+
+    def fail(self, record: NodeRecord, error: BaseException) -> None:
+        """The node raised `error`."""
+        self.running -= 1
+        record.status = "failed"
+        record.error = error
+        end = self._end(record)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestFailed(
+                    self.run_id,
+                    record.id,
+                    record.spec.name,
+                    record.parent_id,
+                    end,
+                    error,
+                    end - record.start,
+                )
+            )
+
+    def cancel(self, record: NodeRecord, reason: str, error: BaseException | None = None) -> None:
+        """The node was cancelled before it finished."""
+        if record.status != "running":
+            return
+        self.running -= 1
+        record.status = "cancelled"
+        record.error = error
+        end = self._end(record)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestCancelled(
+                    self.run_id,
+                    record.id,
+                    record.spec.name,
+                    record.parent_id,
+                    end,
+                    reason,
+                    end - record.start,
+                )
+            )
+
+    def add_streamed(self, record: NodeRecord | None, item: Any) -> None:
+        """A node passed `item` to rc.stream."""
+        now = _now()
+        node_id = None if record is None else record.id
+        self.streamed.append((node_id, now, item))
+        if self.publisher.active:
+            name = None if record is None else record.spec.name
+            parent = None if record is None else record.parent_id
+            self.publisher.publish(Streamed(self.run_id, node_id, name, parent, now, item))
+
+    def running_records(self) -> list[NodeRecord]:
+        """Records still running (a scan: for closing and timeouts, never per event)."""
+        if not self.running:
+            return []
+        return [record for record in self.records if record.status == "running"]
