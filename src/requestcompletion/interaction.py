@@ -45,11 +45,11 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     Raises:
         NodeCreationError: the arguments do not fit the node.
     """
-    runner = current_runner.get()
-    if runner is None:
-        return await _in_temporary_runner(node, args, kwargs)
     parent = current_node.get()
-    if parent is None:
+    runner = current_runner.get()
+    if parent is None or runner is None:
+        if runner is None:
+            return await _in_temporary_runner(node, args, kwargs)
         return await runner.request(node, args, kwargs)
     return await runner.coordinator.submit(register(runner, node, args, kwargs or None, parent))
 
@@ -65,7 +65,7 @@ def register(
     state = runner.state
     try:
         spec = spec_of(node)
-        work = spec.create(args, kwargs or {})
+        work = spec.create(args, kwargs)
     except NodeCreationError as error:
         from .state.persistence import SavedType
 
@@ -120,21 +120,84 @@ async def batch(
 ) -> list[Any]:
     """Run `node` over zipped `iterables` in parallel; outputs in input order.
 
-    `rc.batch(f, [1, 2], "ab")` runs `f(1, "a")` and `f(2, "b")` at once. With
-    `return_exceptions=True` (the default) a failed call puts its exception in
-    its slot instead of raising.
+    `rc.batch(f, [1, 2], "ab")` runs `f(1, "a")` and `f(2, "b")` at once, each
+    in a task of its own. With `return_exceptions=True` (the default) a failed
+    call puts its exception in its slot; with False the first failure cancels
+    the other calls and is raised. Cancelling the batch cancels every call.
 
     Raises:
         ValueError: the iterables have different lengths.
     """
-    if current_runner.get() is None:
+    arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
+    runner = current_runner.get()
+    if runner is None:
         from .runner import Runner
 
         async with Runner():
-            return await batch(node, *iterables, return_exceptions=return_exceptions)
-    arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
-    calls = [call(node, *args) for args in arguments]
-    return list(await asyncio.gather(*calls, return_exceptions=return_exceptions))
+            columns = zip(*arguments, strict=True)
+            return await batch(node, *columns, return_exceptions=return_exceptions)
+    parent = current_node.get()
+    if parent is None:  # at the top of a runner block: one top-level request per item
+        requests = [runner.request(node, args, {}) for args in arguments]
+        return list(await asyncio.gather(*requests, return_exceptions=return_exceptions))
+    records: list[NodeRecord | BaseException] = []
+    for args in arguments:
+        try:
+            records.append(register(runner, node, args, None, parent))
+        except NodeCreationError as error:
+            if not return_exceptions:
+                _discard(runner, records)
+                raise
+            records.append(error)
+    return await _run_all(runner, records, return_exceptions)
+
+
+async def _run_all(
+    runner: Runner, records: list[NodeRecord | BaseException], return_exceptions: bool
+) -> list[Any]:
+    """Run registered calls, each in its own task, and collect their outcomes in order.
+
+    Lighter than `asyncio.gather`: each task writes its own slot and counts
+    down, so there is no per-child done-callback and no wrapper future.
+    """
+    results: list[Any] = list(records)
+    pending = [i for i, r in enumerate(records) if not isinstance(r, BaseException)]
+    if not pending:
+        return results
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    remaining = len(pending)
+    submit = runner.coordinator.submit
+
+    async def one(index: int, record: NodeRecord) -> None:
+        nonlocal remaining
+        try:
+            results[index] = await submit(record)
+        except Exception as error:
+            results[index] = error
+            if not return_exceptions and not done.done():
+                done.set_exception(error)
+        finally:
+            remaining -= 1
+            if not remaining and not done.done():
+                done.set_result(None)
+
+    tasks = [loop.create_task(one(i, records[i])) for i in pending]  # type: ignore[arg-type]
+    try:
+        await done
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        raise
+    return results
+
+
+def _discard(runner: Runner, records: list[NodeRecord | BaseException]) -> None:
+    """Cancel registered calls that will never run, closing their prepared invocations."""
+    for record in records:
+        if not isinstance(record, BaseException):
+            runner.state.cancel(record, "not started: another call of the batch failed to start")
 
 
 class _Done:

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextvars import Token
 from pathlib import Path
 from types import TracebackType
@@ -26,11 +26,11 @@ from typing import Any
 
 from .config import ExecutorConfig, resolve_config
 from .context import current_runner
-from .errors import ContextError, GlobalTimeOutError, RunnerCreationError
+from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.coordinator import Coordinator
 from .interaction import register
 from .observability.logging import RunLogging
-from .pubsub.events import FatalFailure, RunFinished, RunStarted, Streamed
+from .pubsub.events import Event, FatalFailure, RunFinished, RunStarted, Streamed
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
 from .state.records import NodeRecord
@@ -108,7 +108,15 @@ class Runner:
         self._opened = True
         self._token = current_runner.set(self)
         self._cpu0 = time.process_time()
-        self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
+        try:
+            self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
+        except OSError as error:
+            self._closed = True
+            self._forget()
+            raise ConfigError(
+                f"log_file {os.fspath(self.config.log_file or '')!r} cannot be opened: {error}; "
+                f"give a writable file path, or log_file=None"
+            ) from error
         subscriber = self.config.subscriber
         if subscriber is not None:
             self.publisher.subscribe(
@@ -126,6 +134,10 @@ class Runner:
             self.publisher.bind(loop)
 
     # --- running ---------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[Event]:
+        """`async for event in runner.events():` every event of the run, until it closes."""
+        return self.publisher.events()
 
     @property
     def info(self) -> ExecutionInfo:
@@ -250,9 +262,10 @@ class Runner:
 
     @staticmethod
     def _cancel_record(record: NodeRecord) -> None:
-        if record.status == "running" and record.task is not None:
+        if record.status == "running":
             record.cancel_requested = True
-            record.task.cancel()
+            if record.task is not None:  # else it is cancelled as soon as it starts
+                record.task.cancel()
 
     async def _reap(self, root: NodeRecord | None = None) -> None:
         """Cancel nodes still running (under `root`, or all) and wait for them to stop."""

@@ -59,6 +59,8 @@ class Coordinator:
         token = current_node.set(record)
         task = record.task = asyncio.current_task()
         try:
+            if record.cancel_requested:  # cancelled between registration and now
+                raise asyncio.CancelledError
             if spec.timeout is not None:
                 output = await self._with_timeout(strategy, record, spec.timeout)
             elif record.depth % FRESH_TASK_EVERY or not record.depth:
@@ -66,8 +68,9 @@ class Coordinator:
             else:
                 output = await asyncio.create_task(_awaited(strategy.execute(record)))
         except asyncio.CancelledError:
-            if record.cancel_requested and task is not None:
-                task.uncancel()  # the cancellation was aimed at this node: it stops here
+            if record.cancel_requested:  # aimed at this node: the cancellation stops here
+                if task is not None and task.cancelling():
+                    task.uncancel()
                 error = NodeCancelledError(
                     f"node {spec.name!r} (id {record.id}) was cancelled by runner.cancel"
                 )

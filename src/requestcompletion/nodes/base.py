@@ -82,7 +82,7 @@ class NodeSpec:
             except (TypeError, ValueError):  # some builtins have none: let the call decide
                 self.signature = None
 
-    def create(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def create(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
         """One invocation: a coroutine for async nodes, a zero-argument callable otherwise.
 
         Raises:
@@ -90,11 +90,12 @@ class NodeSpec:
         """
         try:
             func = self.func
+            if func is not None and self.is_async:
+                return func(*args, **kwargs) if kwargs else func(*args)
+            kwargs = kwargs or {}
             if func is None:
                 instance = self.node(*args, **kwargs)
                 return instance.invoke() if self.is_async else instance.invoke
-            if self.is_async:
-                return func(*args, **kwargs)
             if self.signature is not None:
                 self.signature.bind(*args, **kwargs)
             return functools.partial(func, *args, **kwargs)

