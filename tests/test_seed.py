@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import leftovers
 
 import requestcompletion as rc
+from helpers import leftovers
 from requestcompletion.state import RCState
 
 
