@@ -64,7 +64,9 @@ def register(
     """Create the node's invocation and record the call; a creation failure is recorded too."""
     state = runner.state
     try:
-        spec = spec_of(node)
+        spec = getattr(node, "__rc_spec__", None)
+        if spec is None or spec.node is not node:
+            spec = spec_of(node)
         work = spec.create(args, kwargs)
     except NodeCreationError as error:
         from .state.persistence import SavedType

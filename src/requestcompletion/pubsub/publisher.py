@@ -1,8 +1,12 @@
 """RCPublisher: delivers a run's events to its subscribers without slowing the run.
 
 Publishing appends the event to a buffer (a list append; nothing else happens on
-the node's path). The first event after a quiet spell schedules one flush on the
-runner's loop; a flush hands the whole batch to every subscriber's own worker:
+the node's path). The per-call events are not even built there: `defer(build,
+record)` buffers the record and the function that makes its event, and each
+subscriber's worker builds the event just before handing it over, so a run
+never holds thousands of event objects at once. The first event after a quiet
+spell schedules one flush on the runner's loop; a flush hands the whole batch
+to every subscriber's own worker:
 
 * a sync callback gets a thread of its own, fed batches through a queue, so a
   callback that blocks (sleeps, writes to a slow disk) never blocks the loop;
@@ -22,7 +26,7 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from queue import SimpleQueue
 from typing import Any
 
@@ -34,7 +38,23 @@ logger = logging.getLogger("RC.pubsub")
 
 Callback = Callable[[Event], Any]
 Filter = Callable[[Event], bool]
+Builder = Callable[[Any], Event]
 _STOP: Any = object()
+
+
+def _ready(event: Any) -> Any:
+    """The builder of an event that was built already."""
+    return event
+
+
+_STOP_PAIR = [_ready, _STOP]
+
+
+def _events(batch: list[Any]) -> Iterator[Event]:
+    """The events of a batch: a flat list of (builder, subject) pairs."""
+    pairs = iter(batch)
+    for build, subject in zip(pairs, pairs, strict=True):
+        yield build(subject)
 
 
 class RCPublisher:
@@ -48,7 +68,7 @@ class RCPublisher:
         self._subscriptions: dict[int, _Subscription] = {}
         self._retired: list[_Subscription] = []
         self._next_id = 0
-        self._buffer: list[Event] = []
+        self._buffer: list[Any] = []  # (builder, subject) pairs, flat
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -81,7 +101,7 @@ class RCPublisher:
         if subscription is None:
             raise KeyError(f"no subscription with id {subscription_id!r}")
         self.active = bool(self._subscriptions)
-        subscription.deliver([_STOP])
+        subscription.deliver(_STOP_PAIR)
         self._retired.append(subscription)  # closing still waits for what it was handed
 
     def events(self) -> AsyncIterator[Event]:
@@ -113,14 +133,24 @@ class RCPublisher:
 
     def publish(self, event: Event) -> None:
         """Queue `event` for every subscriber. Safe to call from any thread."""
+        self.defer(_ready, event)
+
+    def defer(self, build: Builder, subject: Any) -> None:
+        """Queue the event `build(subject)`, built later by each subscriber's worker.
+
+        `subject` must not change in ways the event shows once deferred (a
+        finished call's record, say). Safe to call from any thread.
+        """
         loop = self._loop
         if loop is not None and threading.get_ident() != self._loop_thread:
             try:
-                loop.call_soon_threadsafe(self.publish, event)
+                loop.call_soon_threadsafe(self.defer, build, subject)
                 return
             except RuntimeError:  # the loop is closed: keep it for close()
                 pass
-        self._buffer.append(event)
+        buffer = self._buffer
+        buffer.append(build)
+        buffer.append(subject)
         if not self._flush_scheduled and loop is not None and loop.is_running():
             self._schedule_flush(loop)
 
@@ -164,7 +194,7 @@ class RCPublisher:
         self._subscriptions.clear()
         self.active = False
         for subscription in subscriptions:
-            subscription.deliver([_STOP])
+            subscription.deliver(_STOP_PAIR)
         retired, self._retired = self._retired, []
         return retired + subscriptions
 
@@ -191,7 +221,8 @@ class _Subscription:
 
     name = "subscription"
 
-    def deliver(self, batch: list[Event]) -> None:
+    def deliver(self, batch: list[Any]) -> None:
+        """Take a batch of (builder, subject) pairs, flat."""
         raise NotImplementedError
 
     async def wait_async(self) -> None:
@@ -217,22 +248,22 @@ class _ThreadDelivery(_Subscription):
         self.abandoned = False
         self.loop_done: asyncio.Future[None] | None = None
 
-    def deliver(self, batch: list[Event]) -> None:
+    def deliver(self, batch: list[Any]) -> None:
         if self.thread is None:
-            if batch[0] is _STOP:  # never started: nothing to wait for
+            if batch[1] is _STOP:  # never started: nothing to wait for
                 self.done.set()
                 return
             self.thread = threading.Thread(target=self._work, name=f"rc-subscriber-{self.name}")
             self.thread.daemon = True  # a callback stuck forever must not hang interpreter exit
             self.thread.start()
-        self.pending += len(batch)
+        self.pending += len(batch) // 2
         self.queue.put(batch)
 
     def _work(self) -> None:
         try:
             while True:
                 batch = self.queue.get()
-                for event in batch:
+                for event in _events(batch):
                     if event is _STOP or self.abandoned:
                         return
                     self.pending -= 1
@@ -282,14 +313,14 @@ class _TaskDelivery(_Subscription):
 
     def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
         self.callback, self.filter, self.name = callback, filter, name
-        self.queue: deque[Event] = deque()
+        self.queue: deque[Any] = deque()  # (builder, subject) pairs, flat
         self.wakeup: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def deliver(self, batch: list[Event]) -> None:
+    def deliver(self, batch: list[Any]) -> None:
         self.queue.extend(batch)
         if self.task is None:
-            if batch[0] is _STOP:
+            if batch[1] is _STOP:
                 return
             self.task = asyncio.get_running_loop().create_task(self._work())
         elif self.wakeup is not None and not self.wakeup.done():
@@ -298,7 +329,8 @@ class _TaskDelivery(_Subscription):
     async def _work(self) -> None:
         while True:
             while self.queue:
-                event = self.queue.popleft()
+                build = self.queue.popleft()
+                event = build(self.queue.popleft())
                 if event is _STOP:
                     return
                 try:
@@ -320,7 +352,7 @@ class _TaskDelivery(_Subscription):
         if self.task is None or self.task.done():
             return 0
         self.task.cancel()
-        return sum(event is not _STOP for event in self.queue)
+        return sum(subject is not _STOP for subject in list(self.queue)[1::2])
 
 
 class _StreamDelivery(_Subscription):
@@ -331,10 +363,10 @@ class _StreamDelivery(_Subscription):
     def __init__(self, publisher: RCPublisher) -> None:
         self.publisher = publisher
         self.sub_id = 0
-        self.queue: deque[Event] = deque()
+        self.queue: deque[Any] = deque()  # (builder, subject) pairs, flat
         self.wakeup: asyncio.Future[None] | None = None
 
-    def deliver(self, batch: list[Event]) -> None:
+    def deliver(self, batch: list[Any]) -> None:
         self.queue.extend(batch)
         if self.wakeup is not None and not self.wakeup.done():
             self.wakeup.set_result(None)
@@ -346,9 +378,10 @@ class _StreamDelivery(_Subscription):
         while not self.queue:
             self.wakeup = asyncio.get_running_loop().create_future()
             await self.wakeup
-        event = self.queue.popleft()
+        build = self.queue.popleft()
+        event: Event = build(self.queue.popleft())
         if event is _STOP:
-            self.queue.appendleft(event)
+            self.queue.extendleft(reversed(_STOP_PAIR))
             await self.aclose()
             raise StopAsyncIteration
         return event

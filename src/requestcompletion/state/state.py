@@ -45,6 +45,9 @@ class RCState:
         self.running = 0
         self.t0 = _now()  # perf_counter at the start; times in records are perf_counter
         self.wall0 = time.time()  # the same instant on the wall clock
+        # bound once: a bound method made per call would be one more object per event
+        self.build_created = self._created_event
+        self.build_succeeded = self._succeeded_event
 
     def register(
         self,
@@ -63,10 +66,7 @@ class RCState:
         if parent is None:
             self.roots.append(record.id)
         if self.publisher.active:
-            parent_id = None if parent is None else parent.id
-            self.publisher.publish(
-                _created(self.run_id, record.id, spec.name, parent_id, record.start, args, kwargs)
-            )
+            self.publisher.defer(self.build_created, record)
         return record
 
     def register_failed(
@@ -110,21 +110,38 @@ class RCState:
         record.status = "succeeded"
         record.output = output
         record.end_step = self.step
-        record.end = end = _now()
+        record.end = _now()
         record.task = record.work = None
         if self.publisher.active:
-            parent = record.parent
-            self.publisher.publish(
-                _succeeded(
-                    self.run_id,
-                    record.id,
-                    record.spec.name,
-                    None if parent is None else parent.id,
-                    end,
-                    output,
-                    end - record.start,
-                )
-            )
+            self.publisher.defer(self.build_succeeded, record)
+
+    # The two per-call events are built by the subscribers' workers, from the
+    # record (whose fields they show are final by then): see RCPublisher.defer.
+
+    def _created_event(self, record: NodeRecord) -> RequestCreated:
+        parent = record.parent
+        return _created(
+            self.run_id,
+            record.id,
+            record.spec.name,
+            None if parent is None else parent.id,
+            record.start,
+            record.args,
+            record.kwargs,
+        )
+
+    def _succeeded_event(self, record: NodeRecord) -> RequestSucceeded:
+        parent = record.parent
+        end = record.end or record.start
+        return _succeeded(
+            self.run_id,
+            record.id,
+            record.spec.name,
+            None if parent is None else parent.id,
+            end,
+            record.output,
+            end - record.start,
+        )
 
     def fail(self, record: NodeRecord, error: BaseException) -> None:
         """The node raised `error`."""
