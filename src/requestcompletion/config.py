@@ -63,7 +63,11 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "prompt_injection": True,
     "save_state": True,
     "state_dir": ".covailence",
+    "execution_mode": None,
+    "max_concurrency": None,
+    "max_threads": None,
 }
+EXECUTION_MODES: Final = ("asyncio", "threads", "distributed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,12 @@ class ExecutorConfig:
         prompt_injection: fill `{name}` placeholders in agent prompts from `rc.context`.
         save_state: write `{state_dir}/{run_identifier}.json` when the runner closes.
         state_dir: the folder saved runs go to.
+        execution_mode: where nodes without a mode of their own run: "asyncio",
+            "threads" or "distributed"; None (default) picks by the kind of
+            node (asyncio for `async def`, threads for `def`).
+        max_concurrency: at most this many nodes run their own code at once
+            (a node waiting on a child it called does not count); None: no limit.
+        max_threads: size of the thread pool for thread nodes; None: Python's default.
 
     Raises:
         ConfigError: a value is not allowed (a `ValueError` and a `TypeError`); the
@@ -96,6 +106,9 @@ class ExecutorConfig:
     prompt_injection: bool = _NOT_GIVEN
     save_state: bool = _NOT_GIVEN
     state_dir: str | os.PathLike[str] = _NOT_GIVEN
+    execution_mode: Literal["asyncio", "threads", "distributed"] | None = _NOT_GIVEN
+    max_concurrency: int | None = _NOT_GIVEN
+    max_threads: int | None = _NOT_GIVEN
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -156,6 +169,17 @@ def _check(name: str, value: Any) -> Any:
             return None
         if not isinstance(value, str | os.PathLike) or not os.fspath(value):
             raise ConfigError(f"{name} must be a non-empty path, not {value!r}")
+        return value
+    if name == "execution_mode":
+        if value is not None and value not in EXECUTION_MODES:
+            allowed = ", ".join(EXECUTION_MODES)
+            raise ConfigError(f"execution_mode must be one of {allowed} or None, not {value!r}")
+        return value
+    if name in ("max_concurrency", "max_threads"):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"{name} must be a whole number >= 1 or None, not {value!r}")
         return value
     raise AssertionError(name)  # pragma: no cover - DEFAULTS and _check list the same fields
 

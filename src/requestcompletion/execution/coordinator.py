@@ -11,6 +11,7 @@ cancellation (a timeout above, the run ending) passes on up.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -53,24 +54,37 @@ class Coordinator:
         self.state = state
         self.end_on_error = runner.config.end_on_error
         self.strategies: dict[str, ExecutionStrategy] = {"asyncio": AsyncioStrategy()}
+        config = runner.config
+        # The runner's default mode matters for "distributed" (everything to the
+        # cluster); "asyncio" and "threads" are what each kind of node gets anyway.
+        self.default_mode = "distributed" if config.execution_mode == "distributed" else None
+        self.limit = (
+            None if config.max_concurrency is None else asyncio.Semaphore(config.max_concurrency)
+        )
+        self._holding: set[int] = set()  # ids of nodes holding a max_concurrency slot
+        self._waiting_on: dict[int, int] = {}  # node id -> children of it still alive
 
     def strategy(self, mode: str) -> ExecutionStrategy:
         """The strategy for an execution mode, started on first use."""
         strategy = self.strategies.get(mode)
         if strategy is None:
+            config = self.runner.config
             if mode == "threads":
-                strategy = ThreadedExecutionStrategy()
+                strategy = ThreadedExecutionStrategy(config.max_threads)
+            elif mode == "distributed":  # imported here: Ray is an optional extra
+                ray_strategies = importlib.import_module(".strategies.ray", __package__)
+                strategy = ray_strategies.DistributedExecutionStrategy.from_config(config)
             else:
-                raise NotImplementedError(
-                    f"execution mode {mode!r} is not available in this version of requestcompletion"
-                )
+                raise NotImplementedError(f"unknown execution mode {mode!r}")
             self.strategies[mode] = strategy
         return strategy
 
     async def submit(self, record: NodeRecord) -> Any:
         """Run a registered call to its end; return its output or raise its error."""
         spec = record.spec
-        strategy = self.strategies.get(spec.mode) or self.strategy(spec.mode)
+        mode = spec.mode if self.default_mode is None or spec.explicit_mode else self.default_mode
+        strategy = self.strategies.get(mode) or self.strategy(mode)
+        limited = self.limit is not None and await self._take_slot(record)
         token = current_node.set(record)
         task = record.task = _task_of(self.runner.loop)
         try:
@@ -100,11 +114,55 @@ class Coordinator:
             raise
         finally:
             current_node.reset(token)
+            if limited:
+                await self._give_slot(record)
         if self.runner.fatal is not None:  # the run ended while this node was finishing
             self.state.cancel(record, self.runner.cancel_reason())
             raise asyncio.CancelledError
         self.state.finish(record, output)
         return output
+
+    async def _take_slot(self, record: NodeRecord) -> bool:
+        """Wait for a max_concurrency slot.
+
+        A node waiting on children it called is not running its own code, so
+        its slot is lent out while any child it called is alive, and taken back
+        when the last one ends: chains deeper than the limit cannot deadlock.
+        """
+        assert self.limit is not None
+        parent = record.parent
+        if parent is not None:
+            waiting = self._waiting_on
+            waiting[parent.id] = waiting.get(parent.id, 0) + 1
+            if parent.id in self._holding:
+                self._holding.discard(parent.id)
+                self.limit.release()
+        try:
+            await self.limit.acquire()
+        except asyncio.CancelledError:
+            self.state.cancel(record, self.runner.cancel_reason())
+            await self._give_slot(record)
+            raise
+        self._holding.add(record.id)
+        return True
+
+    async def _give_slot(self, record: NodeRecord) -> None:
+        """Free this node's slot; the caller takes one back when its last child ends."""
+        assert self.limit is not None
+        if record.id in self._holding:
+            self._holding.discard(record.id)
+            self.limit.release()
+        parent = record.parent
+        if parent is None:
+            return
+        left = self._waiting_on[parent.id] - 1
+        if left:
+            self._waiting_on[parent.id] = left
+            return
+        del self._waiting_on[parent.id]
+        if parent.status == "running":
+            await self.limit.acquire()
+            self._holding.add(parent.id)
 
     async def _with_timeout(
         self, strategy: ExecutionStrategy, record: NodeRecord, seconds: float

@@ -55,7 +55,17 @@ class Node(Generic[T]):
 class NodeSpec:
     """What the runtime needs to run one node type. Built once per type by `spec_of`."""
 
-    __slots__ = ("func", "is_async", "key", "mode", "name", "node", "signature", "timeout")
+    __slots__ = (
+        "explicit_mode",
+        "func",
+        "is_async",
+        "key",
+        "mode",
+        "name",
+        "node",
+        "signature",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -73,6 +83,18 @@ class NodeSpec:
         module = getattr(node, "__module__", None) or "?"
         self.key = f"{module}:{getattr(node, '__qualname__', name)}"
         self.is_async = is_async
+        if mode is not None and mode not in EXECUTION_MODES:
+            raise NodeCreationError(
+                f"node {name!r}: execution_mode must be one of {', '.join(EXECUTION_MODES)} "
+                f"or None, not {mode!r}"
+            )
+        if (mode == "threads" and is_async) or (mode == "asyncio" and not is_async):
+            kind = "an async def" if is_async else "a plain def"
+            raise NodeCreationError(
+                f"node {name!r} is {kind} and cannot run in execution mode {mode!r}: async "
+                f"nodes run on the event loop, plain def nodes on threads (or both distributed)"
+            )
+        self.explicit_mode = mode is not None
         self.mode: ExecutionMode = mode or ("asyncio" if is_async else "threads")
         self.timeout = timeout
         self.signature: inspect.Signature | None = None

@@ -33,30 +33,34 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
     """
 
     name = "threads"
+    grace = 2.0  # seconds shutdown waits for thread nodes still running
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
         self._active = 0
-        self._lock = threading.Lock()
+        self._idle = threading.Condition()
 
     def execute(self, record: NodeRecord) -> Awaitable[Any]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rc-node")
-        with self._lock:
+        with self._idle:
             self._active += 1
         future = self._pool.submit(contextvars.copy_context().run, record.work)
         future.add_done_callback(self._done)
         return asyncio.wrap_future(future)
 
     def _done(self, _: Future[Any]) -> None:
-        with self._lock:
+        with self._idle:
             self._active -= 1
+            self._idle.notify_all()
 
     def shutdown(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        with self._idle:  # give nodes that were cancelled a moment to return
+            self._idle.wait_for(lambda: not self._active, timeout=self.grace)
         if self._active:
             logger.warning(
                 "%d thread node(s) still running when the runner closed; Python cannot stop "
