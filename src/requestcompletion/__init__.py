@@ -1,10 +1,15 @@
 """requestcompletion: run agentic workflows as graphs of nodes, recorded and cheap.
 
 Everything a user touches is re-exported here. Importing the package builds
-nothing and adds no handler beyond a NullHandler on the `RC` logger.
+nothing and adds no handler beyond a NullHandler on the `RC` logger. The LLM side
+(`agent_node`, `AgentResult`, the `llm` and `testing` modules) loads on first use,
+so that programs without agents never import pydantic or httpx.
 """
 
+import importlib as _importlib
 import logging as _logging
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from . import errors
 from .config import ExecutorConfig, set_config
@@ -32,11 +37,16 @@ from .pubsub import RCPublisher
 from .runner import Runner, Session
 from .state import ExecutionInfo
 
+if _TYPE_CHECKING:
+    from . import llm, testing
+    from .nodes.agent import AgentResult, agent_node
+
 _logging.getLogger("RC").addHandler(_logging.NullHandler())
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentResult",
     "ConfigError",
     "ContextError",
     "ExecutionInfo",
@@ -59,12 +69,37 @@ __all__ = [
     "StructuredOutputError",
     "ToolCallLimitError",
     "__version__",
+    "agent_node",
     "batch",
     "call",
     "call_sync",
     "context",
     "errors",
     "function_node",
+    "llm",
     "set_config",
     "stream",
+    "testing",
 ]
+
+# name -> (module, attribute or None for the module itself), imported on first use
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "AgentResult": (".nodes.agent", "AgentResult"),
+    "agent_node": (".nodes.agent", "agent_node"),
+    "llm": (".llm", None),
+    "testing": (".testing", None),
+}
+
+
+def __getattr__(name: str) -> _Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _importlib.import_module(where[0], __name__)
+    value = module if where[1] is None else getattr(module, where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,45 +1,16 @@
-"""Fixtures for the LLM tests: the local server, providers aimed at it, no real requests."""
+"""Fixtures for the LLM tests: providers aimed at the local server (tests/fake_llm_server.py)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 
+from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 from requestcompletion.llm import RetryPolicy
 from requestcompletion.llm.providers.anthropic import AnthropicModel
 from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel
-from requestcompletion.testing.models import block_real_requests
-
-
-@pytest.fixture(scope="session")
-def _running_server() -> Iterator[FakeLLMServer]:
-    server = FakeLLMServer()
-    thread = threading.Thread(target=server.serve_forever, name="fake-llm-server", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.reset()
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def llm_server(_running_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
-    """The local server with an empty script; one server serves the whole session."""
-    _running_server.reset()
-    yield _running_server
-    _running_server.reset()
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture
@@ -70,9 +41,3 @@ def anthropic_model(llm_server: FakeLLMServer, sleeps: Sleeps) -> AnthropicModel
         sleep=sleeps,
         timeout=5.0,
     )
-
-
-@pytest.fixture(autouse=True)
-def _no_real_requests() -> Iterator[None]:
-    with block_real_requests():
-        yield

@@ -67,7 +67,7 @@ async def test_scripted_replies_in_order() -> None:
     assert first.tool_calls == (ToolCall("lookup", {"query": "x"}, id="c1"),)
     assert first.finish_reason == "tool_calls"
     assert second.text == "found it"
-    assert second.usage == Usage(input_tokens=5, output_tokens=2)  # words, roughly
+    assert second.usage == Usage(input_tokens=6, output_tokens=2)  # words, roughly
     assert [len(call.messages) for call in model.calls] == [1, 3]
     assert model.calls[0].tools == tools
     with pytest.raises(LLMError, match="ran out of replies after 2"):

@@ -64,15 +64,27 @@ def register_price(model: str, input_per_million: float, output_per_million: flo
             f"for {model!r}"
         )
     _PRICES[model] = Price(float(input_per_million), float(output_per_million))
+    _FOUND.clear()
+
+
+# the answers of price_for, by model name: agents ask once per model call
+_FOUND: dict[str, Price | None] = {}
 
 
 def price_for(model: str) -> Price | None:
     """The price of `model`, or None when the table does not know it."""
+    try:
+        return _FOUND[model]
+    except KeyError:
+        pass
     bare = model.rsplit("/", 1)[-1]
-    for name in (model, bare, _DATE_SUFFIX.sub("", bare)):
-        if name in _PRICES:
-            return _PRICES[name]
-    return None
+    found = next(
+        (_PRICES[name] for name in (model, bare, _DATE_SUFFIX.sub("", bare)) if name in _PRICES),
+        None,
+    )
+    if len(_FOUND) < 1_000:  # model names come from servers: keep the memo bounded
+        _FOUND[model] = found
+    return found
 
 
 def cost(model: str, usage: Usage) -> float | None:

@@ -16,7 +16,7 @@ import pydantic
 from ..errors import StructuredOutputError
 from ._jsonschema import clean_schema
 
-__all__ = ["output_json_schema", "parse_structured", "schema_name"]
+__all__ = ["check_structured", "output_json_schema", "parse_structured", "schema_name"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -54,13 +54,34 @@ def parse_structured(output_schema: Any, text: str) -> Any:
     try:
         return _adapter(output_schema).validate_json(body)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'reply'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
         raise StructuredOutputError(
-            f"the reply does not match {schema_name(output_schema)}: {problems}", raw=text
+            f"the reply does not match {schema_name(output_schema)}: {_problems(exc)}", raw=text
         ) from None
+
+
+def check_structured(output_schema: Any, value: Any) -> Any:
+    """`value` if it already is an instance of `output_schema`, else `value` validated.
+
+    For models that hand back a dict, or an object they did not validate themselves.
+
+    Raises:
+        StructuredOutputError: the value does not fit; the message lists the problems.
+    """
+    if isinstance(output_schema, type) and isinstance(value, output_schema):
+        return value
+    try:
+        return _adapter(output_schema).validate_python(value)
+    except pydantic.ValidationError as exc:
+        raise StructuredOutputError(
+            f"the reply does not match {schema_name(output_schema)}: {_problems(exc)}"
+        ) from None
+
+
+def _problems(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'reply'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
 
 
 def _unfence(text: str) -> str:

@@ -42,7 +42,7 @@ class Tool:
         function: the function it was made from, if any.
     """
 
-    __slots__ = ("_arguments", "description", "function", "name", "parameters")
+    __slots__ = ("_aliases", "_arguments", "description", "function", "name", "parameters")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class Tool:
         self.parameters: dict[str, Any] = dict(parameters or {"type": "object", "properties": {}})
         self.function = function
         self._arguments: type[pydantic.BaseModel] | None = None
+        self._aliases: dict[str, str] = {}  # argument model field -> parameter name
 
     @classmethod
     def from_function(
@@ -103,6 +104,7 @@ class Tool:
             function=function,
         )
         tool._arguments = arguments
+        tool._aliases = {key: field.alias or key for key, field in arguments.model_fields.items()}
         return tool
 
     def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -151,10 +153,8 @@ class Tool:
                 f"arguments for tool {self.name!r} do not fit its schema: {problems}",
                 tool=self.name,
             ) from None
-        fields = type(validated).model_fields
-        return {
-            fields[key].alias or key: getattr(validated, key) for key in validated.model_fields_set
-        }
+        aliases = self._aliases
+        return {aliases[key]: getattr(validated, key) for key in validated.model_fields_set}
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r}, description={self.description[:40]!r})"

@@ -55,14 +55,51 @@ class ModelCall:
     output_schema: type[Any] | None = None
 
 
-def _count_words(messages: Sequence[Message]) -> int:
+def _count_words(messages: Iterable[Message]) -> int:
+    """A cheap stand-in for a token count: words of text; for a tool call, its name
+    and a key and a value per argument."""
     total = 0
     for message in messages:
         if message.content:
             total += len(message.content.split())
         if isinstance(message, AssistantMessage):
-            total += sum(len(call.arguments_json().split()) for call in message.tool_calls)
+            for call in message.tool_calls:
+                arguments = call.arguments
+                total += 1 + (
+                    len(arguments.split()) if isinstance(arguments, str) else 2 * len(arguments)
+                )
     return total
+
+
+class _InputCounter:
+    """Counts a conversation's words, remembering each conversation it has seen.
+
+    An agent sends the same growing history on every turn, so only the messages
+    added since the last call are counted; anything else is counted afresh.
+    """
+
+    LIMIT = 10_000  # conversations remembered; past that, start over
+
+    def __init__(self) -> None:
+        # id(history) -> (the history, messages counted, its last one, their words);
+        # holding the history keeps its id from being reused while remembered
+        self.seen: dict[int, tuple[Sequence[Message], int, Message, int]] = {}
+
+    def count(self, messages: Sequence[Message]) -> int:
+        known = self.seen.get(id(messages))
+        size = len(messages)
+        if known is not None and known[0] is messages and 0 < known[1] <= size:
+            _, counted, last, words = known
+            if messages[counted - 1] is last:
+                words += _count_words(messages[counted:])
+                self.seen[id(messages)] = (messages, size, messages[-1], words)
+                return words
+        words = _count_words(messages)
+        if size and isinstance(messages, list):
+            if len(self.seen) >= self.LIMIT:
+                self.seen.clear()
+            self.seen[id(messages)] = (messages, size, messages[-1], words)
+        return words
 
 
 class _RecordingModel(ModelBase):
@@ -76,6 +113,7 @@ class _RecordingModel(ModelBase):
         self.model_name = model_name
         self.latency = latency
         self.calls: list[ModelCall] = []
+        self._inputs = _InputCounter()
 
     async def chat(
         self,
@@ -84,16 +122,14 @@ class _RecordingModel(ModelBase):
         output_schema: type[Any] | None = None,
     ) -> Response:
         started = time.perf_counter()
-        call = ModelCall(list(messages), list(tools or ()), output_schema)
+        call = ModelCall(list(messages), list(tools) if tools else [], output_schema)
         self.calls.append(call)
         if self.latency:
             await asyncio.sleep(self.latency)
         response = await self._answer(call)
-        if response.usage == Usage():
-            message = response.message
-            usage = Usage(_count_words(call.messages), _count_words([message]))
-        else:
-            usage = response.usage
+        usage = response.usage
+        if not (usage.input_tokens or usage.output_tokens):
+            usage = Usage(self._inputs.count(messages), _count_words((response.message,)))
         return Response(
             response.text,
             response.tool_calls,

@@ -1,7 +1,8 @@
 """A real OpenAI- (and Anthropic-) compatible HTTP server on 127.0.0.1, scripted per test.
 
-The `llm_server` fixture (conftest.py) starts this stdlib `http.server` in a thread. A test queues
-the answers it wants, in order, and then points a provider at ``llm_server.base_url``:
+The `llm_server` fixture (defined at the bottom, loaded for every test directory by
+``tests/conftest.py``) starts this stdlib `http.server` in a thread. A test queues the
+answers it wants, in order, and then points a provider at ``llm_server.base_url``:
 
     llm_server.text("hello")                      # a reply (JSON, or SSE if streamed)
     llm_server.tool_calls(("add", {"a": 1}), ("mul", {"b": 2}))
@@ -14,7 +15,7 @@ the answers it wants, in order, and then points a provider at ``llm_server.base_
 
 Each request takes the next answer; `llm_server.requests` records what arrived. The
 same script serves ``/v1/chat/completions`` (OpenAI format) and ``/v1/messages``
-(Anthropic format). Every test here also runs under `block_real_requests()`.
+(Anthropic format). The whole test suite runs under `block_real_requests()`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from __future__ import annotations
 import collections
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 API_KEY = "sk-test-THIS-KEY-MUST-NEVER-LEAK-42"
 
@@ -311,3 +315,34 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+
+
+# --- fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _running_server() -> Iterator[FakeLLMServer]:
+    server = FakeLLMServer()
+    thread = threading.Thread(target=server.serve_forever, name="fake-llm-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.reset()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def llm_server(_running_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """The local server with an empty script; one server serves the whole session."""
+    _running_server.reset()
+    yield _running_server
+    _running_server.reset()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """A retry sleep that records delays and never waits."""
+    return Sleeps()

@@ -1,0 +1,344 @@
+"""The agent loop: ask the model, run the tools it asks for, repeat until it answers.
+
+One `AgentRun` is one invocation of an agent node. It owns the conversation and the
+counters, tells the run's publisher about every model call (`LLMRequestStarted`,
+`LLMResponseReceived`, `LLMChunk` when streaming), and keeps the node's token and
+cost totals in ``runner.state.extras[node_id]["llm"]``, where `ExecutionInfo.usage`
+and the saved run find them.
+
+Bounds, so that a confused model cannot loop for ever or crash the run:
+
+* `max_tool_calls` — more tool calls in total raise `ToolCallLimitError`;
+* `retries` — turns in a row that had to be sent back (a malformed tool call, an
+  empty reply) before giving up with `ToolArgumentsError` or `LLMError`;
+* one repair round for structured output, then `StructuredOutputError`.
+
+Every error raised here carries the conversation so far in its ``history``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..context import current_node, current_runner, fill_prompt
+from ..errors import LLMError, StructuredOutputError, ToolArgumentsError, ToolCallLimitError
+from ..llm.messages import Message, MessageHistory, SystemMessage, ToolCall, UserMessage
+from ..llm.model import ModelBase
+from ..llm.pricing import cost as price_of
+from ..llm.response import Chunk, Response, Usage
+from ..pubsub.events import (
+    Event,
+    LLMChunk,
+    LLMRequestStarted,
+    LLMResponseReceived,
+    fast_constructor,
+)
+from ._agent_tools import Toolbox
+from .agent_result import AgentResult
+
+if TYPE_CHECKING:
+    from ..runner import Runner
+    from ..state.records import NodeRecord
+
+__all__ = ["AgentConfig", "AgentRun"]
+
+_now = time.perf_counter
+_started = fast_constructor(LLMRequestStarted)
+_received = fast_constructor(LLMResponseReceived)
+_chunk = fast_constructor(LLMChunk)
+
+EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
+REPAIR = (
+    "Your reply does not match the required output format: {problems}. "
+    "Reply again with only a JSON value that matches the schema."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """What `rc.agent_node` was given, checked: one per agent node type."""
+
+    name: str
+    llm: ModelBase
+    system_message: str | None
+    toolbox: Toolbox
+    output_schema: Any
+    max_tool_calls: int | None
+    stream: bool
+    retries: int
+
+
+class AgentRun:
+    """One invocation of an agent: the conversation, the counters, where to report."""
+
+    __slots__ = (
+        "accounts",
+        "config",
+        "cost",
+        "history",
+        "input_tokens",
+        "model_calls",
+        "output_tokens",
+        "record",
+        "runner",
+        "tool_calls",
+    )
+
+    def __init__(self, config: AgentConfig, prompt: str | Sequence[Message]) -> None:
+        self.config = config
+        self.runner: Runner | None = current_runner.get()
+        self.record: NodeRecord | None = current_node.get()
+        self.input_tokens = self.output_tokens = 0
+        self.cost: float | None = 0.0
+        self.accounts: dict[str, Any] | None = None  # this node's extras["llm"]
+        self.model_calls = 0
+        self.tool_calls = 0
+        self.history = self._start(prompt)
+
+    def _start(self, prompt: str | Sequence[Message]) -> MessageHistory:
+        """The conversation to send first: the system message, then the prompt.
+
+        With prompt injection on, `{name}` placeholders in the agent's system message
+        and in a string prompt are filled from `rc.context`. A `MessageHistory` is
+        sent as written (it is usually a conversation already filled once, and
+        filling it again could expand braces that came from context values).
+        """
+        runner = self.runner
+        values = runner.variables if runner is not None and runner.config.prompt_injection else None
+        system = self.config.system_message
+        if system is not None and values is not None:
+            system = _fill(system, values)
+        if isinstance(prompt, str):
+            history = MessageHistory()
+            if system is not None:
+                history.append(SystemMessage(system))
+            history.append(UserMessage(prompt if values is None else _fill(prompt, values)))
+            return history
+        history = MessageHistory(prompt)  # a copy: the caller's list stays as it was
+        if system is not None and not any(isinstance(m, SystemMessage) for m in history):
+            history.insert(0, SystemMessage(system))
+        return history
+
+    def _where(self) -> str:
+        record = self.record
+        node = "" if record is None else f" (node {record.id})"
+        return f"agent {self.config.name!r}{node}"
+
+    async def run(self) -> AgentResult[Any]:
+        """Talk to the model until it gives a final answer; return it."""
+        config = self.config
+        history = self.history
+        corrections = 0  # turns in a row sent back to the model to correct
+        repaired = False
+        while True:
+            response = await self._ask()
+            history.append(response.message)
+            if response.tool_calls:
+                self._count(response.tool_calls)
+                results, malformed = await config.toolbox.run(response.tool_calls)
+                history.extend(results)
+                corrections = corrections + 1 if malformed else 0
+                if corrections > config.retries:
+                    last = next(m.content for m in reversed(results) if m.is_error)
+                    raise self._gave_up(
+                        ToolArgumentsError(
+                            f"{self._where()}: the model sent malformed tool calls "
+                            f"{corrections} turns in a row; the last error: {last!r}. "
+                            f"Describe the tools better, use a stronger model, or raise "
+                            f"retries (now {config.retries})",
+                            tool=response.tool_calls[-1].name,
+                        )
+                    )
+                continue
+            text = response.text
+            if config.output_schema is None:
+                if text and not text.isspace():
+                    return self._result(text, None)
+                corrections += 1
+                if corrections > config.retries:
+                    raise self._gave_up(
+                        LLMError(
+                            f"{self._where()}: the model gave an empty reply {corrections} "
+                            f"times in a row; check the model and the prompt, or raise "
+                            f"retries (now {config.retries})"
+                        )
+                    )
+                history.append(UserMessage(EMPTY_REPLY))
+                continue
+            try:
+                structured = self._structured(response)
+            except StructuredOutputError as error:
+                if repaired:
+                    raise StructuredOutputError(
+                        f"{self._where()}: the reply still does not fit the output schema "
+                        f"after one repair round: {error}. The error's `raw` holds the reply",
+                        raw=text,
+                        history=history,
+                    ) from None
+                repaired = True
+                history.append(UserMessage(REPAIR.format(problems=error)))
+                continue
+            return self._result(text, structured)
+
+    def _gave_up(self, error: LLMError) -> LLMError:
+        error.history = self.history
+        return error
+
+    def _count(self, calls: Sequence[ToolCall]) -> None:
+        self.tool_calls += len(calls)
+        limit = self.config.max_tool_calls
+        if limit is not None and self.tool_calls > limit:
+            raise ToolCallLimitError(
+                f"{self._where()}: the model asked for {self.tool_calls} tool calls, more than "
+                f"max_tool_calls={limit}; it may be stuck in a loop. The error's `history` "
+                f"holds the conversation (its last message is the turn over the limit); "
+                f"raise max_tool_calls or change the prompt",
+                history=self.history,
+            )
+
+    def _structured(self, response: Response) -> Any:
+        from ..llm.structured import check_structured, parse_structured
+
+        schema = self.config.output_schema
+        if response.structured is not None:
+            return check_structured(schema, response.structured)
+        if not response.text:
+            raise StructuredOutputError("the reply was empty; it must be JSON")
+        return parse_structured(schema, response.text)
+
+    def _result(self, text: str | None, structured: Any) -> AgentResult[Any]:
+        output = text if self.config.output_schema is None else structured
+        return AgentResult(
+            output,
+            text,
+            structured,
+            self.history,
+            Usage(self.input_tokens, self.output_tokens),
+            self.cost,
+            self.model_calls,
+            self.tool_calls,
+        )
+
+    # --- one model call ------------------------------------------------------------
+
+    async def _ask(self) -> Response:
+        """Ask the model once; announce it, and count its tokens and cost on the node."""
+        config = self.config
+        llm = config.llm
+        runner = self.runner
+        record = self.record
+        publisher = None if runner is None else runner.publisher
+        if runner is not None and runner.fatal is not None:
+            # the run has ended (end_on_error, FatalError) and this task is being
+            # cancelled: do not pay for one more model call on the way out
+            raise asyncio.CancelledError
+        if publisher is not None and publisher.active:
+            publisher.defer(
+                _build_started,
+                (
+                    publisher.run_id,
+                    *_who(record),
+                    _now(),
+                    llm.provider,
+                    llm.model_name,
+                    len(self.history),
+                ),
+            )
+        tools = config.toolbox.tools or None
+        if config.stream:
+            response = await self._streamed(tools)
+        else:
+            response = await llm.chat(self.history, tools, config.output_schema)
+        model = response.model or llm.model_name
+        usage = response.usage
+        cost = price_of(model, usage)
+        self.model_calls += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
+        if runner is not None and record is not None:
+            self._account(runner, record, model)
+        if publisher is not None and publisher.active:
+            publisher.defer(
+                _build_received,
+                (
+                    publisher.run_id,
+                    *_who(record),
+                    _now(),
+                    llm.provider,
+                    model,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    response.latency,
+                    cost,
+                ),
+            )
+        return response
+
+    def _account(self, runner: Runner, record: NodeRecord, model: str) -> None:
+        """Keep the node's running totals where `ExecutionInfo` and the saved run look."""
+        accounts = self.accounts
+        if accounts is None:
+            accounts = self.accounts = {"provider": self.config.llm.provider}
+            runner.state.extras.setdefault(record.id, {})["llm"] = accounts
+        accounts["model"] = model
+        accounts["input_tokens"] = self.input_tokens
+        accounts["output_tokens"] = self.output_tokens
+        accounts["cost"] = self.cost
+        accounts["calls"] = self.model_calls
+
+    async def _streamed(self, tools: Any) -> Response:
+        """`chat` through the model's stream: each piece of text is published as an
+        `LLMChunk` and handed to the run's subscriber (what `rc.stream` does)."""
+        llm = self.config.llm
+        runner = self.runner
+        record = self.record
+        final: Response | None = None
+        stream = llm.stream(self.history, tools, self.config.output_schema)
+        try:
+            async for item in stream:
+                if isinstance(item, Response):
+                    final = item
+                elif isinstance(item, Chunk) and item.text and runner is not None:
+                    publisher = runner.publisher
+                    if publisher.active:
+                        publisher.publish(_chunk(runner.run_id, *_who(record), _now(), item.text))
+                    runner.state.add_streamed(record, item.text)
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+        if final is None:
+            raise LLMError(
+                f"{self._where()}: {llm.provider} model {llm.model_name!r} ended its stream "
+                f"without a final response; its stream() must yield a Response last"
+            )
+        return final
+
+
+# The LLM events are built by each subscriber's worker, from a tuple of their fields
+# (see RCPublisher.defer): the agent's own task only appends to a buffer.
+def _build_started(fields: tuple[Any, ...]) -> Event:
+    return _started(*fields)
+
+
+def _build_received(fields: tuple[Any, ...]) -> Event:
+    return _received(*fields)
+
+
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    """`fill_prompt`, skipped for the common text that has no brace at all."""
+    if "{" in template or "}" in template:
+        return fill_prompt(template, values)
+    return template
+
+
+def _who(record: NodeRecord | None) -> tuple[int | None, str | None, int | None]:
+    """(node id, node name, parent id) for an event."""
+    if record is None:
+        return None, None, None
+    return record.id, record.spec.name, record.parent_id

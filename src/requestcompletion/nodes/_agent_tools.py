@@ -1,0 +1,131 @@
+"""An agent's tools: the `Tool` each tool node shows the model, and running one turn's calls.
+
+Every valid tool call runs as a child node of the agent through `rc.call`, so it is
+recorded in the graph with its arguments and its result. A call that cannot run (no
+such tool, arguments that are not JSON or do not fit the schema) and a tool that
+raises become a `ToolMessage` with ``is_error=True`` for the model to read; only an
+`rc.FatalError` (and cancellation) passes through. The calls of one turn run in
+parallel; the results come back in the model's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from ..errors import FatalError, NodeCreationError, ToolArgumentsError
+from ..interaction import call
+from ..llm.messages import ToolCall, ToolMessage
+from ..llm.tools import Tool
+from .agent_result import AgentResult
+from .base import Node
+from .function import FunctionNode
+
+__all__ = ["Toolbox", "tool_name", "tool_of"]
+
+ERROR_LIMIT = 2_000  # characters of an error shown to the model: enough to fix it, bounded
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def tool_name(name: str) -> str:
+    """`name` made acceptable as a tool name (letters, digits, ``_``, ``-``; at most 64)."""
+    return _NOT_NAME.sub("_", name)[:64] or "tool"
+
+
+def tool_of(node: Any) -> Tool:
+    """The tool that describes a function, a `function_node` type or a class node.
+
+    Raises:
+        NodeCreationError: it is not a node, or a parameter cannot be described.
+    """
+    if isinstance(node, type) and issubclass(node, FunctionNode):
+        return Tool.from_function(node.func, name=tool_name(node.pretty_name()))
+    if isinstance(node, type) and issubclass(node, Node):
+        return Tool.from_function(node, name=tool_name(node.pretty_name()))
+    if isinstance(node, type) or not callable(node):
+        raise NodeCreationError(
+            f"{node!r} cannot be a tool: pass a function, an rc.function_node, an rc.Node "
+            "subclass or an rc.agent_node"
+        )
+    return Tool.from_function(node, name=tool_name(getattr(node, "__name__", "") or "tool"))
+
+
+class Toolbox:
+    """The tools one agent type offers, by name, and the node each one runs."""
+
+    __slots__ = ("nodes", "tools")
+
+    def __init__(self, entries: Iterable[tuple[Tool, Any]], agent: str) -> None:
+        self.tools: tuple[Tool, ...] = ()
+        self.nodes: dict[str, tuple[Tool, Any]] = {}
+        for tool, node in entries:
+            if tool.name in self.nodes:
+                raise NodeCreationError(
+                    f"agent {agent!r} has two tools named {tool.name!r}; give one a "
+                    "different name (rc.function_node(f, name=...))"
+                )
+            self.nodes[tool.name] = (tool, node)
+        self.tools = tuple(tool for tool, _ in self.nodes.values())
+
+    async def run(self, calls: Sequence[ToolCall]) -> tuple[list[ToolMessage], bool]:
+        """Run one turn's calls in parallel; (a result per call in order, any call malformed?)."""
+        replies: list[ToolMessage | None] = [None] * len(calls)
+        started: list[tuple[int, ToolCall]] = []
+        runs: list[Any] = []
+        for index, tool_call in enumerate(calls):
+            entry = self.nodes.get(tool_call.name)
+            try:
+                if entry is None:
+                    raise ToolArgumentsError(self._unknown(tool_call.name), tool=tool_call.name)
+                kwargs = entry[0].validate(tool_call.arguments)
+            except ToolArgumentsError as error:
+                hint = "" if entry is None else ". Call it again with arguments that fit"
+                replies[index] = _reply(tool_call, f"Error: {error}{hint}", error=True)
+                continue
+            started.append((index, tool_call))
+            runs.append(call(entry[1], **kwargs))
+        outcomes: list[Any] = []
+        if len(runs) == 1:
+            try:
+                outcomes = [await runs[0]]
+            except Exception as error:
+                outcomes = [error]
+        elif runs:
+            # every call runs to its end before a fatal error goes up: none is left behind
+            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+        for (index, tool_call), outcome in zip(started, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, FatalError) or not isinstance(outcome, Exception):
+                    raise outcome
+                # the tool's failure is news for the model, not a crash
+                text = f"Error: tool {tool_call.name!r} failed: {type(outcome).__name__}: {outcome}"
+                replies[index] = _reply(tool_call, text, error=True)
+            else:
+                replies[index] = ToolMessage(tool_call.id, tool_call.name, render(outcome))
+        return cast("list[ToolMessage]", replies), len(started) < len(calls)
+
+    def _unknown(self, name: str) -> str:
+        known = ", ".join(repr(n) for n in self.nodes) or "none"
+        return f"there is no tool named {name!r}; the tools are: {known}"
+
+
+def _reply(tool_call: ToolCall, text: str, *, error: bool) -> ToolMessage:
+    if len(text) > ERROR_LIMIT:
+        text = text[: ERROR_LIMIT - 3] + "..."
+    return ToolMessage(tool_call.id, tool_call.name, text, error)
+
+
+def render(output: Any) -> str:
+    """A tool's output as the text the model reads: JSON for data, the text of an agent."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, AgentResult):
+        return output.text or "" if output.structured is None else render(output.structured)
+    import pydantic_core
+
+    try:
+        return pydantic_core.to_json(output).decode()
+    except (pydantic_core.PydanticSerializationError, ValueError, TypeError):
+        return str(output)

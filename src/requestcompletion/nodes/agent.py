@@ -1,0 +1,233 @@
+"""agent_node: an LLM node that may call tool nodes, and answers with text or a pydantic object.
+
+    Researcher = rc.agent_node(
+        "researcher",
+        llm=OpenAICompatibleModel("gpt-4o-mini"),
+        system_message="You answer questions about {topic}.",
+        tool_nodes=(search, rc.function_node(fetch_page)),
+    )
+    result = await rc.call(Researcher, "what changed in 3.13?")
+    result.output         # the answer: text, or the validated object with output_schema
+    result.history        # the whole conversation; result.usage, result.cost
+
+The node's output is an `AgentResult`, so that the conversation and the usage travel
+with the answer (`result.output` is the answer itself, as in Pydantic AI). An agent
+node type can be the tool of another agent: it takes one `prompt` string and the
+calling model reads its text (or its structured output as JSON).
+
+How the loop runs, and its bounds, is in `_agent_loop`; how tools are run, in
+`_agent_tools`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast, overload
+
+from ..errors import NodeCreationError
+from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
+from ..llm.model import ModelBase
+from ..llm.tools import Tool
+from ._agent_loop import AgentConfig, AgentRun
+from ._agent_tools import Toolbox, tool_name, tool_of
+from .agent_result import AgentResult
+from .base import Node
+
+__all__ = ["AgentNode", "AgentResult", "agent_node"]
+
+OutputT = TypeVar("OutputT")
+_MESSAGES = (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
+
+
+class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
+    """The base of the node types `agent_node` makes; `agent` holds their configuration.
+
+    Args:
+        prompt: the user's message, or a whole conversation (a `MessageHistory`).
+
+    Raises:
+        TypeError: (as NodeCreationError from `rc.call`) the prompt is neither.
+    """
+
+    agent: ClassVar[AgentConfig]
+
+    def __init__(self, prompt: str | Sequence[Message]) -> None:
+        super().__init__()
+        if not isinstance(prompt, str) and not (
+            isinstance(prompt, list | tuple) and all(isinstance(m, _MESSAGES) for m in prompt)
+        ):
+            raise TypeError(
+                f"agent {self.agent.name!r} takes a string or a MessageHistory, not {prompt!r}"
+            )
+        self.prompt = prompt
+
+    async def invoke(self) -> AgentResult[OutputT]:
+        return await AgentRun(type(self).agent, self.prompt).run()
+
+    @classmethod
+    def as_tool(cls, description: str | None = None) -> Tool:
+        """The tool another agent sees: one ``prompt`` argument, answered in text."""
+        name = cls.agent.name
+        return Tool.from_function(
+            _ask,
+            name=tool_name(name),
+            description=description
+            or cls.__doc__
+            or f"Ask the {name} agent. Give it the whole task in `prompt`; it answers in text.",
+        )
+
+
+def _ask(prompt: str) -> None:
+    """The signature of an agent used as a tool.
+
+    Args:
+        prompt: the task or question, with everything the agent needs to know
+    """
+
+
+@overload
+def agent_node(
+    name: str,
+    *,
+    llm: ModelBase,
+    system_message: str | None = None,
+    tool_nodes: Iterable[Any] = (),
+    output_schema: None = None,
+    max_tool_calls: int | None = None,
+    timeout: float | None = None,
+    stream: bool = False,
+    retries: int = 3,
+    description: str | None = None,
+) -> type[AgentNode[str]]: ...
+@overload
+def agent_node(
+    name: str,
+    *,
+    llm: ModelBase,
+    system_message: str | None = None,
+    tool_nodes: Iterable[Any] = (),
+    output_schema: type[OutputT],
+    max_tool_calls: int | None = None,
+    timeout: float | None = None,
+    stream: bool = False,
+    retries: int = 3,
+    description: str | None = None,
+) -> type[AgentNode[OutputT]]: ...
+
+
+def agent_node(
+    name: str,
+    *,
+    llm: ModelBase,
+    system_message: str | None = None,
+    tool_nodes: Iterable[Any] = (),
+    output_schema: Any = None,
+    max_tool_calls: int | None = None,
+    timeout: float | None = None,
+    stream: bool = False,
+    retries: int = 3,
+    description: str | None = None,
+) -> type[AgentNode[Any]]:
+    """Make an agent node type: call it with a prompt string or a `MessageHistory`.
+
+    Each model turn's tool calls run in parallel, as child nodes of the agent (so they
+    are in the graph with their arguments and results). A malformed tool call (no such
+    tool, arguments that are not JSON or do not fit) and a tool that raises go back to
+    the model as a tool error, and the agent carries on; an `rc.FatalError` from a tool
+    ends the run as usual.
+
+    Args:
+        name: the node's name in logs, events and saved runs (and its tool name).
+        llm: the model, e.g. ``OpenAICompatibleModel("gpt-4o-mini")`` or
+            ``rc.testing.ScriptedModel([...])``.
+        system_message: instructions sent first; `{name}` placeholders are filled
+            from `rc.context` when the runner's `prompt_injection` is on (as are
+            those of a string prompt).
+        tool_nodes: functions, `rc.function_node` types, `rc.Node` subclasses (their
+            ``__init__`` is the tool's signature) and other agent node types.
+        output_schema: a pydantic model (or any type pydantic validates) the answer
+            must fit; a reply that does not gets one repair round.
+        max_tool_calls: most tool calls in one run; None for no limit.
+        timeout: seconds one run of the agent may take; None for no limit.
+        stream: stream the model's replies: each piece of text is published as an
+            `LLMChunk` event and handed to the run's subscriber (`rc.stream`).
+        retries: how many turns in a row may be sent back to the model to correct
+            (malformed tool calls, an empty reply) before the agent gives up.
+        description: what the agent does, for models that get it as a tool.
+
+    Returns:
+        A `Node` subclass whose output is an `AgentResult`.
+
+    Raises:
+        NodeCreationError: an argument is not allowed, a tool cannot be described in
+            JSON schema (naming the function and parameter), two tools share a name,
+            or `stream=True` with a model that cannot stream.
+    """
+    where = f"agent_node({name!r})"
+    if not isinstance(name, str) or not name:
+        raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
+    if not isinstance(llm, ModelBase):
+        raise NodeCreationError(
+            f"{where}: llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}"
+        )
+    if system_message is not None and not isinstance(system_message, str):
+        raise NodeCreationError(f"{where}: system_message must be a string or None")
+    for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
+        if value is not None and (type(value) is not int or value < 0):
+            raise NodeCreationError(f"{where}: {option} must be an int >= 0, not {value!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise NodeCreationError(f"{where}: timeout must be a number of seconds > 0 or None")
+    if stream and not llm.can_stream:
+        raise NodeCreationError(
+            f"{where}: stream=True, but {type(llm).__name__} cannot stream; "
+            f"use a model that implements stream(), or stream=False"
+        )
+    if output_schema is not None:
+        _check_schema(where, output_schema)
+    if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
+        raise NodeCreationError(f"{where}: tool_nodes must be a list of tool nodes")
+    entries = [(node.as_tool() if _is_agent(node) else tool_of(node), node) for node in tool_nodes]
+    config = AgentConfig(
+        name,
+        llm,
+        system_message,
+        Toolbox(entries, name),
+        output_schema,
+        max_tool_calls,
+        bool(stream),
+        retries,
+    )
+    caller = sys._getframe(1).f_globals.get("__name__", __name__)
+    return cast(
+        "type[AgentNode[Any]]",
+        type(
+            name if name.isidentifier() else "Agent",
+            (AgentNode,),
+            {
+                "agent": config,
+                "timeout": timeout,
+                "__doc__": description,
+                "__module__": caller,
+                "__qualname__": name,
+                "pretty_name": classmethod(lambda cls: name),
+            },
+        ),
+    )
+
+
+def _is_agent(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, AgentNode)
+
+
+def _check_schema(where: str, output_schema: Any) -> None:
+    from ..llm.structured import output_json_schema
+
+    try:
+        output_json_schema(output_schema)
+    except Exception as error:
+        first_line = str(error).strip().split("\n", 1)[0]
+        raise NodeCreationError(
+            f"{where}: output_schema {output_schema!r} cannot be described in JSON schema "
+            f"({first_line}); use a pydantic model"
+        ) from error

@@ -1,0 +1,99 @@
+"""The public face: `__all__` is exactly what is exported, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import ModuleType
+
+import requestcompletion as rc
+
+PUBLIC = [
+    "AgentResult",
+    "ConfigError",
+    "ContextError",
+    "ExecutionInfo",
+    "ExecutorConfig",
+    "FatalError",
+    "GlobalTimeOutError",
+    "LLMError",
+    "Node",
+    "NodeCancelledError",
+    "NodeCreationError",
+    "NodeInvocationError",
+    "NodeTimeoutError",
+    "ProviderError",
+    "RCError",
+    "RCPublisher",
+    "Runner",
+    "RunnerCreationError",
+    "SavedRunError",
+    "Session",
+    "StructuredOutputError",
+    "ToolCallLimitError",
+    "__version__",
+    "agent_node",
+    "batch",
+    "call",
+    "call_sync",
+    "context",
+    "errors",
+    "function_node",
+    "llm",
+    "set_config",
+    "stream",
+    "testing",
+]
+PUBLIC_MODULES = {"errors", "llm", "testing"}
+
+
+def test_all_lists_the_public_names() -> None:
+    assert sorted(rc.__all__) == PUBLIC
+    assert len(set(rc.__all__)) == len(rc.__all__)
+
+
+def test_every_name_resolves() -> None:
+    for name in rc.__all__:
+        value = getattr(rc, name)
+        assert value is not None, name
+        assert isinstance(value, ModuleType) == (name in PUBLIC_MODULES), name
+    assert rc.llm.ToolCall is not None and rc.testing.ScriptedModel is not None
+
+
+def test_nothing_public_is_left_out_of_all() -> None:
+    exported = {
+        name
+        for name, value in vars(rc).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert exported <= set(rc.__all__)
+
+
+def test_star_import_gives_every_name() -> None:
+    namespace: dict[str, object] = {}
+    exec("from requestcompletion import *", namespace)
+    assert set(PUBLIC) - {"__version__"} <= set(namespace)
+
+
+def test_the_testing_package_exports_what_it_lists() -> None:
+    for name in rc.testing.__all__:
+        assert getattr(rc.testing, name) is not None
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_importing_the_package_loads_no_pydantic_or_httpx() -> None:
+    code = (
+        "import sys, requestcompletion as rc\n"
+        "heavy = sorted(m for m in ('pydantic', 'httpx', 'pydantic_core') if m in sys.modules)\n"
+        "print(heavy)\n"
+        "rc.agent_node\n"
+        "print('pydantic' in sys.modules, 'httpx' in sys.modules)\n"
+    )
+    assert run_python(code).splitlines() == ["[]", "True False"]
