@@ -1,7 +1,10 @@
-"""Model providers over HTTP. Each is imported only when first used, so httpx is too.
+"""Model providers. Each is imported only when first used (so are httpx and llama.cpp).
 
 - `OpenAICompatibleModel`: OpenAI, Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter.
 - `AnthropicModel`: Anthropic's Messages API.
+- `LocalModel`: SmolLM2-135M embedded on llama.cpp (the ``local`` extra); no key, no network.
+- `OfflineDemoModel`: a scripted stand-in that needs nothing.
+- `resolve_model("openai:gpt-4o-mini")` / `default_model()`: a model from a short name.
 """
 
 from __future__ import annotations
@@ -11,11 +14,28 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .anthropic import AnthropicModel
+    from .local import LocalModel
     from .openai_compat import OpenAICompatibleModel
+    from .resolve import default_model, resolve_model
+    from .scripted import OfflineDemoModel
 
-__all__ = ["AnthropicModel", "OpenAICompatibleModel"]
+__all__ = [
+    "AnthropicModel",
+    "LocalModel",
+    "OfflineDemoModel",
+    "OpenAICompatibleModel",
+    "default_model",
+    "resolve_model",
+]
 
-_WHERE = {"AnthropicModel": ".anthropic", "OpenAICompatibleModel": ".openai_compat"}
+_WHERE = {
+    "AnthropicModel": ".anthropic",
+    "LocalModel": ".local",
+    "OfflineDemoModel": ".scripted",
+    "OpenAICompatibleModel": ".openai_compat",
+    "default_model": ".resolve",
+    "resolve_model": ".resolve",
+}
 
 
 def __getattr__(name: str) -> Any:
