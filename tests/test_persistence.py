@@ -382,7 +382,12 @@ def test_nothing_is_pickled(tmp_path: Path) -> None:
     assert document["nodes"]["args"][0][0]["$repr"] == "Unpicklable()"
     package = Path(rc.__file__).parent
     importing = re.compile(r"^\s*(import|from)\s+(pickle|cPickle|dill|cloudpickle|shelve)\b", re.M)
+    # The Ray strategy pickles on purpose (node types and arguments travel by cloudpickle,
+    # DESIGN §4); nothing it pickles is ever saved.
+    transport = package / "execution" / "strategies"
     for source in package.rglob("*.py"):
+        if source.parent == transport and source.name.startswith("_ray_"):
+            continue
         assert not importing.search(source.read_text()), source
 
 

@@ -66,6 +66,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "execution_mode": None,
     "max_concurrency": None,
     "max_threads": None,
+    "ray_address": None,
+    "ray_init": None,
 }
 EXECUTION_MODES: Final = ("asyncio", "threads", "distributed")
 
@@ -91,6 +93,11 @@ class ExecutorConfig:
         max_concurrency: at most this many nodes run their own code at once
             (a node waiting on a child it called does not count); None: no limit.
         max_threads: size of the thread pool for thread nodes; None: Python's default.
+        ray_address: the Ray cluster distributed nodes run on, "host:port"; None joins
+            the cluster this process is already connected to, else `$RAY_ADDRESS`,
+            else starts a local one (shut down when the runner closes).
+        ray_init: extra keyword arguments for `ray.init` when rc connects or starts
+            the cluster, e.g. ``{"runtime_env": {...}, "num_cpus": 4}``.
 
     Raises:
         ConfigError: a value is not allowed (a `ValueError` and a `TypeError`); the
@@ -109,6 +116,8 @@ class ExecutorConfig:
     execution_mode: Literal["asyncio", "threads", "distributed"] | None = _NOT_GIVEN
     max_concurrency: int | None = _NOT_GIVEN
     max_threads: int | None = _NOT_GIVEN
+    ray_address: str | None = _NOT_GIVEN
+    ray_init: Mapping[str, Any] | None = _NOT_GIVEN
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -181,6 +190,21 @@ def _check(name: str, value: Any) -> Any:
         ):
             raise ConfigError(f"{name} must be a whole number >= 1 or None, not {value!r}")
         return value
+    if name == "ray_address":
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(
+                f"ray_address must be a cluster address such as '127.0.0.1:6379', or None, "
+                f"not {value!r}"
+            )
+        return value
+    if name == "ray_init":
+        if value is None:
+            return None
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(
+                f"ray_init must be a mapping of ray.init keyword arguments, or None, not {value!r}"
+            )
+        return dict(value)
     raise AssertionError(name)  # pragma: no cover - DEFAULTS and _check list the same fields
 
 

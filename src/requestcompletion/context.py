@@ -8,9 +8,9 @@ context when they are created, threads get a copy from the threaded strategy.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ContextError
 
@@ -18,11 +18,35 @@ if TYPE_CHECKING:
     from .runner import Runner
     from .state.records import NodeRecord
 
-__all__ = ["context", "current_node", "current_runner", "fill_prompt"]
+__all__ = ["RemoteLink", "context", "current_link", "current_node", "current_runner", "fill_prompt"]
 
 # The runner whose block we are in, and the node whose code is running.
 current_runner: ContextVar[Runner | None] = ContextVar("rc_runner", default=None)
 current_node: ContextVar[NodeRecord | None] = ContextVar("rc_node", default=None)
+
+
+class RemoteLink(Protocol):
+    """The driver's runner as seen by a node running in another process (a Ray worker).
+
+    There is no runner on a worker; `rc.call`, `rc.call_sync`, `rc.batch`,
+    `rc.stream` and `rc.context` fall back to this link, which sends each of
+    them to the driver (see `execution/strategies/_ray_worker.py`).
+    """
+
+    variables: dict[str, Any]
+
+    def call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """Run a child node on the driver, as a child of the remote node."""
+
+    def call_sync(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """`call` from a thread of the worker."""
+
+    def stream(self, item: Any) -> None:
+        """Send an `rc.stream` item to the driver."""
+
+
+# Set only inside a node running on a Ray worker: where there is no runner.
+current_link: ContextVar[RemoteLink | None] = ContextVar("rc_link", default=None)
 
 _MISSING: Any = object()
 
@@ -38,6 +62,17 @@ def active_runner(what: str) -> Runner:
     return runner
 
 
+def _variables(what: str) -> dict[str, Any]:
+    """The current runner's variables (or, on a Ray worker, the driver's through the link)."""
+    runner = current_runner.get()
+    if runner is not None:
+        return runner.variables
+    link = current_link.get()
+    if link is not None:
+        return link.variables
+    return active_runner(what).variables
+
+
 class _Context:
     """`rc.context`: variables shared by every node of the current runner.
 
@@ -47,28 +82,28 @@ class _Context:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of `key`, or `default` when it is not set."""
-        return active_runner("rc.context.get").variables.get(key, default)
+        return _variables("rc.context.get").get(key, default)
 
     def put(self, key: str, value: Any) -> None:
         """Set `key` to `value`."""
-        active_runner("rc.context.put").variables[key] = value
+        _variables("rc.context.put")[key] = value
 
     def update(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **kw: Any) -> None:
         """Set several keys at once, like `dict.update`."""
-        active_runner("rc.context.update").variables.update(values, **kw)
+        _variables("rc.context.update").update(values, **kw)
 
     def delete(self, key: str) -> None:
         """Remove `key`; a KeyError names it when it is not set."""
-        variables = active_runner("rc.context.delete").variables
+        variables = _variables("rc.context.delete")
         if variables.pop(key, _MISSING) is _MISSING:
             raise KeyError(f"rc.context has no key {key!r}; it has {sorted(variables)!r}")
 
     def keys(self) -> list[str]:
         """The keys that are set, in insertion order."""
-        return list(active_runner("rc.context.keys").variables)
+        return list(_variables("rc.context.keys"))
 
     def __contains__(self, key: object) -> bool:
-        return key in active_runner("rc.context").variables
+        return key in _variables("rc.context")
 
     def __repr__(self) -> str:
         runner = current_runner.get()

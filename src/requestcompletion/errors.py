@@ -8,11 +8,15 @@
     │   ├── NodeCreationError        (also TypeError) a node could not be built from its arguments
     │   ├── ContextError             (also RuntimeError) a runner-only helper used outside a runner
     │   ├── RunnerCreationError      (also RuntimeError) a runner opened where it cannot be
-    │   └── SavedRunError            (also ValueError) a saved run file cannot be read
+    │   ├── SavedRunError            (also ValueError) a saved run file cannot be read
+    │   └── MissingExtraError        (also ImportError) an optional extra is not installed
     └── run-time failures: the run went wrong; each carries `info`, what the run had done so far
         ├── NodeInvocationError      a node failed in a way that is not its own exception
         │   ├── NodeCancelledError   the node was cancelled (runner.cancel, or a per-node timeout)
-        │   └── NodeTimeoutError     the node's own `timeout` expired
+        │   ├── NodeTimeoutError     the node's own `timeout` expired
+        │   └── RemoteNodeError      a node on a Ray worker: its worker died, or its exception
+        │                            type cannot be rebuilt on the driver
+        ├── ClusterError             the Ray cluster cannot be reached, started, or run the node
         ├── GlobalTimeOutError       (also TimeoutError) a top-level request ran past `timeout`
         ├── FatalError               raise it in a node to end the whole run
         └── LLMError                 a model could not give a usable answer
@@ -34,17 +38,20 @@ if TYPE_CHECKING:
     from .state.info import ExecutionInfo
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "ContextError",
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MissingExtraError",
     "NodeCancelledError",
     "NodeCreationError",
     "NodeInvocationError",
     "NodeTimeoutError",
     "ProviderError",
     "RCError",
+    "RemoteNodeError",
     "RunnerCreationError",
     "SavedRunError",
     "StructuredOutputError",
@@ -80,6 +87,10 @@ class SavedRunError(RCError, ValueError):
     """A saved run cannot be read: missing, not JSON, not a run, or from a newer version."""
 
 
+class MissingExtraError(RCError, ImportError):
+    """An optional extra is needed and not installed. The message gives the pip command."""
+
+
 # --- run-time failures ------------------------------------------------------
 
 
@@ -101,6 +112,36 @@ class NodeTimeoutError(NodeInvocationError, TimeoutError):
     """The node ran past its own `timeout`."""
 
 
+class RemoteNodeError(NodeInvocationError):
+    """A node that ran on a Ray worker failed in a way its own exception cannot show.
+
+    Its worker process died, or it raised an exception whose type cannot be
+    rebuilt on the driver (then `remote_type` names it).
+
+    Attributes:
+        remote_type: the remote exception's ``module.QualName``, or None.
+        remote_traceback: the traceback as formatted on the worker ("" if none).
+    """
+
+    def __init__(
+        self, message: str, *, remote_type: str | None = None, remote_traceback: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.remote_type = remote_type
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_remote_error, (str(self), self.remote_type, self.remote_traceback))
+
+
+def _rebuild_remote_error(message: str, remote_type: str | None, text: str) -> RemoteNodeError:
+    return RemoteNodeError(message, remote_type=remote_type, remote_traceback=text)
+
+
+class ClusterError(RunError):
+    """The Ray cluster cannot be reached or started in time, or cannot place the node."""
+
+
 class GlobalTimeOutError(RunError, TimeoutError):
     """A top-level request ran past the runner's `timeout`; everything under it was cancelled."""
 
@@ -110,7 +151,13 @@ class FatalError(RunError):
 
 
 class LLMError(RunError):
-    """A model could not give a usable answer."""
+    """A model could not give a usable answer.
+
+    Attributes:
+        history: when an agent raised it, the conversation so far (a `MessageHistory`).
+    """
+
+    history: Any = None
 
 
 class ProviderError(LLMError):

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from .context import active_runner, current_node, current_runner
+from .context import active_runner, current_link, current_node, current_runner
 from .errors import ContextError, NodeCreationError
 from .nodes.base import Node, spec_of
 
@@ -49,6 +49,9 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     runner = current_runner.get()
     if parent is None or runner is None:
         if runner is None:
+            link = current_link.get()
+            if link is not None:  # a node on a Ray worker: its children run on the driver
+                return await link.call(node, args, kwargs)
             return await _in_temporary_runner(node, args, kwargs)
         return await runner.request(node, args, kwargs)
     return await runner.coordinator.submit(register(runner, node, args, kwargs or None, parent))
@@ -105,6 +108,9 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
         )
     runner = current_runner.get()
     if runner is None:
+        link = current_link.get()
+        if link is not None:  # a thread node on a Ray worker
+            return link.call_sync(node, args, kwargs)
         from .runner import Runner
 
         with Runner() as temporary:
@@ -133,6 +139,9 @@ async def batch(
     arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
     runner = current_runner.get()
     if runner is None:
+        if current_link.get() is not None:  # on a Ray worker: every call goes to the driver
+            calls = [call(node, *args) for args in arguments]
+            return list(await asyncio.gather(*calls, return_exceptions=return_exceptions))
         from .runner import Runner
 
         async with Runner():
@@ -223,5 +232,13 @@ def stream(item: Any) -> Awaitable[None]:
     Raises:
         ContextError: no runner is active.
     """
-    active_runner("rc.stream").state.add_streamed(current_node.get(), item)
+    runner = current_runner.get()
+    if runner is not None:
+        runner.state.add_streamed(current_node.get(), item)
+        return _DONE
+    link = current_link.get()
+    if link is None:
+        active_runner("rc.stream")  # raises ContextError
+    else:
+        link.stream(item)  # a node on a Ray worker: the item goes to the driver
     return _DONE

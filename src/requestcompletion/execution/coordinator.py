@@ -83,11 +83,12 @@ class Coordinator:
         """Run a registered call to its end; return its output or raise its error."""
         spec = record.spec
         mode = spec.mode if self.default_mode is None or spec.explicit_mode else self.default_mode
-        strategy = self.strategies.get(mode) or self.strategy(mode)
         limited = self.limit is not None and await self._take_slot(record)
         token = current_node.set(record)
         task = record.task = _task_of(self.runner.loop)
         try:
+            # inside the try: a strategy that cannot start (Ray missing) fails this node
+            strategy = self.strategies.get(mode) or self.strategy(mode)
             if record.cancel_requested:  # cancelled between registration and now
                 raise asyncio.CancelledError
             if spec.timeout is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from ..errors import NodeCreationError
@@ -34,10 +34,14 @@ class Node(Generic[T]):
         execution_mode: "asyncio", "threads" or "distributed"; None picks
             asyncio for `async def invoke` and threads for `def invoke`.
         timeout: seconds one invocation may take; None for no limit.
+        ray_options: what a distributed node asks of the Ray cluster:
+            ``num_cpus``, ``num_gpus``, ``memory`` and custom ``resources``,
+            e.g. ``{"num_cpus": 1, "resources": {"big_disk": 1}}``.
     """
 
     execution_mode: ClassVar[ExecutionMode | None] = None
     timeout: ClassVar[float | None] = None
+    ray_options: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self) -> None:
         pass

@@ -9,7 +9,7 @@ straight away, so calling it costs the same as calling the bare function.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from ..errors import NodeCreationError
@@ -39,6 +39,7 @@ def function_node(
     name: str | None = None,
     timeout: float | None = None,
     mode: ExecutionMode | None = None,
+    ray_options: Mapping[str, Any] | None = None,
 ) -> type[FunctionNode[T]]:
     """Make a node type from a function.
 
@@ -47,6 +48,8 @@ def function_node(
         name: the node's name in logs and saved runs; default the function's name.
         timeout: seconds one call may take; None for no limit.
         mode: "asyncio", "threads" or "distributed"; default by the kind of function.
+        ray_options: for distributed nodes, what to ask of the Ray cluster
+            (``num_cpus``, ``num_gpus``, ``memory``, ``resources``); see `Node`.
 
     Returns:
         A `Node` subclass: `rc.call(Upper, "x")`, or a tool for `rc.agent_node`.
@@ -76,6 +79,7 @@ def function_node(
                 "func": staticmethod(func),
                 "timeout": timeout,
                 "execution_mode": mode,
+                "ray_options": None if ray_options is None else dict(ray_options),
                 "__doc__": func.__doc__,
                 "__module__": getattr(func, "__module__", __name__),
                 "__qualname__": getattr(func, "__qualname__", node_name),

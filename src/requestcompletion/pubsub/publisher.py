@@ -284,9 +284,12 @@ class _ThreadDelivery(_Subscription):
     async def wait_async(self) -> None:
         if self.thread is None:
             return
-        self.loop_done = asyncio.get_running_loop().create_future()
-        if not self.done.is_set():  # it may have finished while the future was being made
-            await self.loop_done
+        # Usually the last batch is handled within a moment: block briefly for it
+        # rather than pay a loop wake-up; a slow subscriber is awaited instead.
+        if not self.done.wait(0.002):
+            self.loop_done = asyncio.get_running_loop().create_future()
+            if not self.done.is_set():  # it may have finished while the future was made
+                await self.loop_done
         self._join(1.0)
 
     def wait_sync(self, timeout: float) -> None:

@@ -1,0 +1,150 @@
+"""What travels between the driver and a Ray worker, and how it is packed.
+
+Everything is pickled by rc with cloudpickle before Ray sees it, so a value
+that cannot be sent fails here, with a message that names it, instead of deep
+inside Ray. A node's run on a worker sends back batches of messages (tuples
+whose first item is the kind):
+
+    ("stream", blob)                 an `rc.stream` item
+    ("put", key, blob)               `rc.context` set `key`
+    ("delete", key)                  `rc.context` removed `key`
+    ("call", call_id, blob)          `rc.call` of a child: run it on the driver
+    ("result", blob)                 the node's output (always last)
+    ("error", type_name, text, blob) the node's exception (always last)
+
+The driver answers a "call" with `NodeHost.resolve(call_id, ok, blob, context)`.
+Errors travel as data: the exception pickled (if it survives a round trip on
+the worker), its type name and its formatted traceback, so the driver can raise
+the original type, or a `RemoteNodeError` that still names it.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from ray import cloudpickle
+
+from ...errors import NodeCreationError, RemoteNodeError
+
+__all__ = [
+    "RemoteTraceback",
+    "decode_error",
+    "dumps",
+    "encode_error",
+    "loads",
+    "pack_call",
+    "pack_variables",
+]
+
+logger = logging.getLogger("RC.execution")
+
+dumps: Callable[[Any], bytes] = cloudpickle.dumps
+loads: Callable[[bytes], Any] = pickle.loads  # cloudpickle's output is plain pickle data
+
+FINAL = ("result", "error")  # message kinds that end a node's run
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised on a Ray worker, shown as its cause."""
+
+    def __str__(self) -> str:
+        return f"\n\nremote traceback (on the Ray worker):\n{self.args[0]}"
+
+
+def pack_call(name: str, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> bytes:
+    """The node type and its arguments, pickled for the trip to the other side.
+
+    Raises:
+        NodeCreationError: something cannot be pickled; the message names it.
+    """
+    try:
+        return dumps((node, args, kwargs))
+    except Exception as error:
+        what = _unpicklable_part(node, args, kwargs) or "the call"
+        raise NodeCreationError(
+            f"cannot send node {name!r} to the Ray cluster: {what} cannot be pickled "
+            f"({type(error).__name__}: {error}). Pass values that pickle (plain data, "
+            f"classes importable by module), or run this node locally "
+            f"(execution_mode='asyncio' or 'threads')"
+        ) from None
+
+
+def _unpicklable_part(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> str:
+    parts: list[tuple[str, Any]] = [(f"the node type {node!r}", node)]
+    parts += [(f"argument {i} ({_short(value)})", value) for i, value in enumerate(args)]
+    parts += [(f"argument {k}= ({_short(v)})", v) for k, v in (kwargs or {}).items()]
+    for description, value in parts:
+        try:
+            dumps(value)
+        except Exception:
+            return description
+    return ""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def pack_variables(variables: dict[str, Any]) -> bytes | None:
+    """The runner's `rc.context`, for a remote node to read; values that cannot be
+    pickled are left out (a remote node then sees them as unset)."""
+    if not variables:
+        return None
+    try:
+        return dumps(variables)
+    except Exception:
+        kept = {}
+        for key, value in variables.items():
+            try:
+                dumps(value)
+            except Exception:
+                logger.debug("rc.context key %r cannot be pickled: not sent to Ray", key)
+            else:
+                kept[key] = value
+        return dumps(kept)
+
+
+def encode_error(error: BaseException) -> tuple[str, str, str, bytes | None]:
+    """An exception as an "error" message: type name, traceback text, and the
+    pickled exception if it comes back out of pickle (else None)."""
+    kind = type(error)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    text = "".join(traceback.format_exception(error))
+    blob: bytes | None
+    try:
+        blob = dumps(error)
+        loads(blob)
+    except Exception:
+        blob = None
+    return ("error", name, text, blob)
+
+
+def decode_error(where: str, type_name: str, text: str, blob: bytes | None) -> BaseException:
+    """The exception to raise for an "error" message: the original type when it can
+    be rebuilt here, else a `RemoteNodeError` carrying its name and traceback."""
+    reason = "it could not be pickled on the worker"
+    if blob is not None:
+        try:
+            error = loads(blob)
+        except Exception as failure:
+            reason = f"unpickling it failed here: {type(failure).__name__}: {failure}"
+        else:
+            if isinstance(error, BaseException):
+                error.__cause__ = RemoteTraceback(text)
+                return error
+            reason = f"it unpickled as {type(error).__name__}"
+    last = text.rstrip().rsplit("\n", 1)[-1]
+    error = RemoteNodeError(
+        f"{where} raised {type_name} on the Ray worker, which cannot be rebuilt on the "
+        f"driver ({reason}): {last}. Its traceback is in `remote_traceback`; make the "
+        f"exception picklable (importable class, `args` matching __init__) to get it back as is",
+        remote_type=type_name,
+        remote_traceback=text,
+    )
+    error.__cause__ = RemoteTraceback(text)
+    return error

@@ -1,0 +1,180 @@
+"""The worker side of the distributed strategy: `NodeHost`, the Ray actor nodes run in.
+
+Ray refuses `async def` remote functions, so nodes run in async actors. One
+`NodeHost.run` call runs one node: it unpacks the node type and arguments,
+runs the node in a task of its own (a plain `def` node on a thread of the
+worker) with a `WorkerLink` as `rc.context.current_link`, and yields batches of
+messages (see `_ray_wire`) until the node's result or error. Whatever the node
+asks of its runner (`rc.call`, `rc.stream`, `rc.context`) goes through the link:
+queued for the next batch, and for a call, awaited until the driver answers with
+`resolve`. The queue is drained into one batch per yield, because each yield
+costs a round trip: a node that only returns costs exactly one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import threading
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import ray
+
+from ...context import current_link
+from ...nodes.base import spec_of
+from ._ray_wire import FINAL, dumps, encode_error, loads, pack_call
+
+__all__ = ["NodeHost", "WorkerLink"]
+
+Message = tuple[Any, ...]
+_MISSING: Any = object()
+
+
+class _Variables(dict[str, Any]):
+    """The remote node's view of `rc.context`: a snapshot whose writes also go to the driver."""
+
+    def __init__(self, link: WorkerLink, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self._link = link
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._link.send(("put", key, dumps(value)))
+        super().__setitem__(key, value)
+
+    def update(self, values: Any = (), /, **kw: Any) -> None:
+        items: Iterable[tuple[str, Any]]
+        items = values.items() if isinstance(values, Mapping) else values
+        for key, value in [*items, *kw.items()]:
+            self[key] = value
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        value = super().pop(key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        self._link.send(("delete", key))
+        return value
+
+    def refresh(self, values: Mapping[str, Any]) -> None:
+        """Take the driver's current values (after a child call), without echoing them back."""
+        dict.clear(self)
+        dict.update(self, values)
+
+
+class WorkerLink:
+    """The driver, as a node running on this worker sees it (an `rc.context.RemoteLink`)."""
+
+    def __init__(self, host: NodeHost, variables: Mapping[str, Any]) -> None:
+        self.host = host
+        self.loop = asyncio.get_running_loop()
+        self.thread = threading.get_ident()
+        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.variables: dict[str, Any] = _Variables(self, variables)
+
+    def send(self, message: Message) -> None:
+        """Queue a message for the driver; safe from the node's threads too."""
+        if threading.get_ident() == self.thread:
+            self.outbox.put_nowait(message)
+        else:
+            self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
+
+    def stream(self, item: Any) -> None:
+        self.send(("stream", dumps(item)))
+
+    async def call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        name = spec_of(node).name
+        blob = pack_call(name, node, args, kwargs or None)
+        call_id, future = self.host.expect(self)
+        self.send(("call", call_id, blob))
+        try:
+            return await future
+        finally:
+            self.host.forget(call_id)
+
+    def call_sync(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(self.call(node, args, kwargs), self.loop).result()
+
+
+class NodeHost:
+    """Runs nodes for one driver's strategy. Async: many nodes at once on one loop."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count()
+        self._waiting: dict[int, tuple[asyncio.Future[Any], WorkerLink]] = {}
+
+    async def ping(self) -> str:
+        """The id of the Ray node this actor lives on (answers once it is placed)."""
+        return str(ray.get_runtime_context().get_node_id())
+
+    async def run(self, payload: bytes, variables: bytes | None) -> AsyncIterator[list[Message]]:
+        """Run one node; yield batches of messages, the last one ending with its outcome."""
+        link = WorkerLink(self, {} if variables is None else loads(variables))
+        context = contextvars.copy_context()
+        context.run(current_link.set, link)
+        task = asyncio.get_running_loop().create_task(_invoke(payload, link), context=context)
+        try:
+            while True:
+                batch = [await link.outbox.get()]
+                while not link.outbox.empty():
+                    batch.append(link.outbox.get_nowait())
+                yield batch
+                if batch[-1][0] in FINAL:
+                    return
+        finally:
+            if not task.done():  # the driver cancelled the node (timeout, end of run)
+                task.cancel()
+
+    def expect(self, link: WorkerLink) -> tuple[int, asyncio.Future[Any]]:
+        """A new call id and the future its answer will resolve."""
+        call_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = (future, link)
+        return call_id, future
+
+    def forget(self, call_id: int) -> None:
+        self._waiting.pop(call_id, None)
+
+    async def resolve(self, call_id: int, ok: bool, blob: bytes, variables: bytes | None) -> None:
+        """The driver's answer to a child call: its output (ok) or its exception."""
+        future, link = self._waiting.pop(call_id, (None, None))
+        if future is None or future.done():
+            return
+        if link is not None and isinstance(link.variables, _Variables):
+            link.variables.refresh({} if variables is None else loads(variables))
+        try:
+            value = loads(blob)
+        except Exception as error:
+            future.set_exception(error)
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+async def _invoke(payload: bytes, link: WorkerLink) -> None:
+    """Run the node; its outcome becomes the last message."""
+    try:
+        node, args, kwargs = loads(payload)
+        spec = spec_of(node)
+        work = spec.create(args, kwargs)
+        if spec.is_async:
+            output = await work
+        else:
+            output = await asyncio.to_thread(work)  # keeps the loop free for resolve()
+        try:
+            blob = dumps(output)
+        except Exception as error:
+            raise TypeError(
+                f"the output of node {spec.name!r} cannot be pickled to send it back to the "
+                f"driver ({type(error).__name__}: {error}); return plain data"
+            ) from None
+        link.send(("result", blob))
+    except Exception as error:
+        link.send(encode_error(error))
+
+
+RemoteNodeHost: Any = ray.remote(NodeHost)
