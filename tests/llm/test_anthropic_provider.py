@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pydantic
 import pytest
-from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 
+from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 from requestcompletion.errors import ProviderError
 from requestcompletion.llm import (
     AssistantMessage,

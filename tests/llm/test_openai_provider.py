@@ -8,8 +8,8 @@ from typing import Any
 
 import pydantic
 import pytest
-from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 
+from fake_llm_server import API_KEY, FakeLLMServer, Sleeps
 from requestcompletion.errors import ProviderError
 from requestcompletion.llm import (
     AssistantMessage,
