@@ -10,6 +10,7 @@ import requestcompletion as rc
 
 PUBLIC = [
     "AgentResult",
+    "ClusterError",
     "ConfigError",
     "ContextError",
     "ExecutionInfo",
@@ -17,6 +18,7 @@ PUBLIC = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MissingExtraError",
     "Node",
     "NodeCancelledError",
     "NodeCreationError",
@@ -25,11 +27,13 @@ PUBLIC = [
     "ProviderError",
     "RCError",
     "RCPublisher",
+    "RemoteNodeError",
     "Runner",
     "RunnerCreationError",
     "SavedRunError",
     "Session",
     "StructuredOutputError",
+    "ToolArgumentsError",
     "ToolCallLimitError",
     "__version__",
     "agent_node",
@@ -50,6 +54,12 @@ PUBLIC_MODULES = {"errors", "llm", "testing"}
 def test_all_lists_the_public_names() -> None:
     assert sorted(rc.__all__) == PUBLIC
     assert len(set(rc.__all__)) == len(rc.__all__)
+
+
+def test_every_error_class_is_exported() -> None:
+    from requestcompletion import errors
+
+    assert set(errors.__all__) <= set(rc.__all__)
 
 
 def test_every_name_resolves() -> None:

@@ -15,20 +15,24 @@ from . import errors
 from .config import ExecutorConfig, set_config
 from .context import context
 from .errors import (
+    ClusterError,
     ConfigError,
     ContextError,
     FatalError,
     GlobalTimeOutError,
     LLMError,
+    MissingExtraError,
     NodeCancelledError,
     NodeCreationError,
     NodeInvocationError,
     NodeTimeoutError,
     ProviderError,
     RCError,
+    RemoteNodeError,
     RunnerCreationError,
     SavedRunError,
     StructuredOutputError,
+    ToolArgumentsError,
     ToolCallLimitError,
 )
 from .interaction import batch, call, call_sync, stream
@@ -47,6 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentResult",
+    "ClusterError",
     "ConfigError",
     "ContextError",
     "ExecutionInfo",
@@ -54,6 +59,7 @@ __all__ = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MissingExtraError",
     "Node",
     "NodeCancelledError",
     "NodeCreationError",
@@ -62,11 +68,13 @@ __all__ = [
     "ProviderError",
     "RCError",
     "RCPublisher",
+    "RemoteNodeError",
     "Runner",
     "RunnerCreationError",
     "SavedRunError",
     "Session",
     "StructuredOutputError",
+    "ToolArgumentsError",
     "ToolCallLimitError",
     "__version__",
     "agent_node",

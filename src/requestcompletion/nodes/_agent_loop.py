@@ -70,6 +70,7 @@ class AgentConfig:
     max_tool_calls: int | None
     stream: bool
     retries: int
+    max_parallel_tools: int | None = None
 
 
 class AgentRun:
@@ -139,7 +140,9 @@ class AgentRun:
             history.append(response.message)
             if response.tool_calls:
                 self._count(response.tool_calls)
-                results, malformed = await config.toolbox.run(response.tool_calls)
+                results, malformed = await config.toolbox.run(
+                    response.tool_calls, config.max_parallel_tools
+                )
                 history.extend(results)
                 corrections = corrections + 1 if malformed else 0
                 if corrections > config.retries:

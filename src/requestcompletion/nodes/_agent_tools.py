@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, cast
 
 from ..errors import FatalError, NodeCreationError, ToolArgumentsError
@@ -69,8 +69,13 @@ class Toolbox:
             self.nodes[tool.name] = (tool, node)
         self.tools = tuple(tool for tool, _ in self.nodes.values())
 
-    async def run(self, calls: Sequence[ToolCall]) -> tuple[list[ToolMessage], bool]:
-        """Run one turn's calls in parallel; (a result per call in order, any call malformed?)."""
+    async def run(
+        self, calls: Sequence[ToolCall], limit: int | None = None
+    ) -> tuple[list[ToolMessage], bool]:
+        """Run one turn's calls in parallel, at most `limit` at once.
+
+        Returns a result per call, in order, and whether any call was malformed.
+        """
         replies: list[ToolMessage | None] = [None] * len(calls)
         started: list[tuple[int, ToolCall]] = []
         runs: list[Any] = []
@@ -86,6 +91,9 @@ class Toolbox:
                 continue
             started.append((index, tool_call))
             runs.append(call(entry[1], **kwargs))
+        if limit is not None and len(runs) > limit:
+            gate = asyncio.Semaphore(limit)
+            runs = [_gated(gate, run) for run in runs]
         outcomes: list[Any] = []
         if len(runs) == 1:
             try:
@@ -109,6 +117,11 @@ class Toolbox:
     def _unknown(self, name: str) -> str:
         known = ", ".join(repr(n) for n in self.nodes) or "none"
         return f"there is no tool named {name!r}; the tools are: {known}"
+
+
+async def _gated(gate: asyncio.Semaphore, run: Awaitable[Any]) -> Any:
+    async with gate:
+        return await run
 
 
 def _reply(tool_call: ToolCall, text: str, *, error: bool) -> ToolMessage:

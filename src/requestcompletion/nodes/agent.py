@@ -32,7 +32,7 @@ from ..llm.tools import Tool
 from ._agent_loop import AgentConfig, AgentRun
 from ._agent_tools import Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
-from .base import Node
+from .base import ExecutionMode, Node
 
 __all__ = ["AgentNode", "AgentResult", "agent_node"]
 
@@ -90,7 +90,7 @@ def _ask(prompt: str) -> None:
 def agent_node(
     name: str,
     *,
-    llm: ModelBase,
+    llm: ModelBase | None = None,
     system_message: str | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: None = None,
@@ -99,12 +99,14 @@ def agent_node(
     stream: bool = False,
     retries: int = 3,
     description: str | None = None,
+    mode: ExecutionMode | None = None,
+    max_parallel_tools: int | None = None,
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
     name: str,
     *,
-    llm: ModelBase,
+    llm: ModelBase | None = None,
     system_message: str | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: type[OutputT],
@@ -113,13 +115,15 @@ def agent_node(
     stream: bool = False,
     retries: int = 3,
     description: str | None = None,
+    mode: ExecutionMode | None = None,
+    max_parallel_tools: int | None = None,
 ) -> type[AgentNode[OutputT]]: ...
 
 
 def agent_node(
     name: str,
     *,
-    llm: ModelBase,
+    llm: ModelBase | None = None,
     system_message: str | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: Any = None,
@@ -128,6 +132,8 @@ def agent_node(
     stream: bool = False,
     retries: int = 3,
     description: str | None = None,
+    mode: ExecutionMode | None = None,
+    max_parallel_tools: int | None = None,
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
@@ -140,7 +146,8 @@ def agent_node(
     Args:
         name: the node's name in logs, events and saved runs (and its tool name).
         llm: the model, e.g. ``OpenAICompatibleModel("gpt-4o-mini")`` or
-            ``rc.testing.ScriptedModel([...])``.
+            ``rc.testing.ScriptedModel([...])``; None: ``$RC_MODEL``, else the
+            embedded local model (the ``local`` extra).
         system_message: instructions sent first; `{name}` placeholders are filled
             from `rc.context` when the runner's `prompt_injection` is on (as are
             those of a string prompt).
@@ -155,6 +162,8 @@ def agent_node(
         retries: how many turns in a row may be sent back to the model to correct
             (malformed tool calls, an empty reply) before the agent gives up.
         description: what the agent does, for models that get it as a tool.
+        mode: where the agent runs: "asyncio" (default) or "distributed".
+        max_parallel_tools: most tool calls of one turn that run at once; None: all.
 
     Returns:
         A `Node` subclass whose output is an `AgentResult`.
@@ -167,6 +176,10 @@ def agent_node(
     where = f"agent_node({name!r})"
     if not isinstance(name, str) or not name:
         raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
+    if llm is None:
+        from ..llm.providers.resolve import default_model
+
+        llm = default_model()
     if not isinstance(llm, ModelBase):
         raise NodeCreationError(
             f"{where}: llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}"
@@ -176,6 +189,17 @@ def agent_node(
     for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
         if value is not None and (type(value) is not int or value < 0):
             raise NodeCreationError(f"{where}: {option} must be an int >= 0, not {value!r}")
+    if mode not in (None, "asyncio", "distributed"):
+        raise NodeCreationError(
+            f"{where}: mode must be 'asyncio', 'distributed' or None (an agent is async), "
+            f"not {mode!r}"
+        )
+    if max_parallel_tools is not None and (
+        type(max_parallel_tools) is not int or max_parallel_tools < 1
+    ):
+        raise NodeCreationError(
+            f"{where}: max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}"
+        )
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise NodeCreationError(f"{where}: timeout must be a number of seconds > 0 or None")
     if stream and not llm.can_stream:
@@ -197,6 +221,7 @@ def agent_node(
         max_tool_calls,
         bool(stream),
         retries,
+        max_parallel_tools,
     )
     caller = sys._getframe(1).f_globals.get("__name__", __name__)
     return cast(
@@ -207,6 +232,7 @@ def agent_node(
             {
                 "agent": config,
                 "timeout": timeout,
+                "execution_mode": mode,
                 "__doc__": description,
                 "__module__": caller,
                 "__qualname__": name,
