@@ -10,7 +10,7 @@ temporary one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from .context import active_runner, current_link, current_node, current_runner
@@ -137,24 +137,32 @@ async def batch(
         ValueError: the iterables have different lengths.
     """
     arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
-    runner = current_runner.get()
-    if runner is None:
-        if current_link.get() is not None:  # on a Ray worker: every call goes to the driver
-            calls = [call(node, *args) for args in arguments]
-            return list(await asyncio.gather(*calls, return_exceptions=return_exceptions))
+    if current_runner.get() is None and current_link.get() is None:
         from .runner import Runner
 
         async with Runner():
             columns = zip(*arguments, strict=True)
             return await batch(node, *columns, return_exceptions=return_exceptions)
-    parent = current_node.get()
-    if parent is None:  # at the top of a runner block: one top-level request per item
-        requests = [runner.request(node, args, {}) for args in arguments]
-        return list(await asyncio.gather(*requests, return_exceptions=return_exceptions))
+    return await call_all([(node, args, None) for args in arguments], return_exceptions)
+
+
+async def call_all(
+    calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any] | None]],
+    return_exceptions: bool = True,
+) -> list[Any]:
+    """Run several calls `(node, args, kwargs)` in parallel, as `batch` does one node.
+
+    Inside a node the calls are registered at once and each runs in a task of
+    its own; elsewhere (top level, a Ray worker) each is an ordinary `call`.
+    """
+    runner, parent = current_runner.get(), current_node.get()
+    if runner is None or parent is None:
+        runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
+        return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
     records: list[NodeRecord | BaseException] = []
-    for args in arguments:
+    for node, args, kwargs in calls:
         try:
-            records.append(register(runner, node, args, None, parent))
+            records.append(register(runner, node, args, kwargs or None, parent))
         except NodeCreationError as error:
             if not return_exceptions:
                 _discard(runner, records)
@@ -184,8 +192,10 @@ async def _run_all(
         nonlocal remaining
         try:
             results[index] = await submit(record)
-        except Exception as error:
-            results[index] = error
+        except BaseException as error:
+            results[index] = error  # never leave the record itself in its slot
+            if not isinstance(error, Exception):
+                raise  # cancelled: the task ends cancelled too
             if not return_exceptions and not done.done():
                 done.set_exception(error)
         finally:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, cast
 
 from ..errors import FatalError, NodeCreationError, ToolArgumentsError
-from ..interaction import call
+from ..interaction import call, call_all
 from ..llm.messages import ToolCall, ToolMessage
 from ..llm.tools import Tool
 from .agent_result import AgentResult
@@ -78,7 +78,7 @@ class Toolbox:
         """
         replies: list[ToolMessage | None] = [None] * len(calls)
         started: list[tuple[int, ToolCall]] = []
-        runs: list[Any] = []
+        runs: list[tuple[Any, tuple[()], dict[str, Any]]] = []
         for index, tool_call in enumerate(calls):
             entry = self.nodes.get(tool_call.name)
             try:
@@ -90,19 +90,22 @@ class Toolbox:
                 replies[index] = _reply(tool_call, f"Error: {error}{hint}", error=True)
                 continue
             started.append((index, tool_call))
-            runs.append(call(entry[1], **kwargs))
-        if limit is not None and len(runs) > limit:
-            gate = asyncio.Semaphore(limit)
-            runs = [_gated(gate, run) for run in runs]
+            runs.append((entry[1], (), kwargs))
         outcomes: list[Any] = []
-        if len(runs) == 1:
+        if len(runs) == 1:  # one call runs inline: no task needed
             try:
-                outcomes = [await runs[0]]
+                outcomes = [await call(runs[0][0], **runs[0][2])]
             except Exception as error:
                 outcomes = [error]
+        elif limit is not None and len(runs) > limit:
+            gate = asyncio.Semaphore(limit)
+            outcomes = await asyncio.gather(
+                *(_gated(gate, call(node, **kwargs)) for node, _, kwargs in runs),
+                return_exceptions=True,
+            )
         elif runs:
             # every call runs to its end before a fatal error goes up: none is left behind
-            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+            outcomes = await call_all(runs)
         for (index, tool_call), outcome in zip(started, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 if isinstance(outcome, FatalError) or not isinstance(outcome, Exception):
