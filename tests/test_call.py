@@ -310,3 +310,30 @@ def test_stream_reaches_the_config_subscriber_sync_and_async() -> None:
 
     asyncio.run(main())
     assert got_async == ["one", {"two": 2}]
+
+
+def test_info_views_a_subtree_and_the_logical_clock() -> None:
+    async def inner(x: int) -> int:
+        return await rc.call(double, x)
+
+    async def outer() -> list[int]:
+        return [await rc.call(inner, 1), await rc.call(inner, 2)]
+
+    with quiet() as runner:
+        runner.run_sync(outer)
+        runner.run_sync(double, 5)
+    info = runner.info
+    assert [n.id for n in info.insertion_requests] == [0, 5]
+    second = info.get_info(3)  # the second `inner` and its child
+    assert [(n.id, n.name) for n in second.nodes] == [(3, "inner"), (4, "double")]
+    assert info.answer == 10
+    stamps = info.all_stamps
+    assert [s.step for s in stamps] == list(range(1, 13))
+    assert [s.message for s in stamps[:4]] == [
+        "outer started",
+        "inner started",
+        "double started",
+        "double succeeded",
+    ]
+    with pytest.raises(KeyError, match="99"):
+        info.get_info(99)
