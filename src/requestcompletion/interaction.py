@@ -10,7 +10,7 @@ temporary one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from .context import active_runner, current_link, current_node, current_runner
@@ -143,11 +143,11 @@ async def batch(
         async with Runner():
             columns = zip(*arguments, strict=True)
             return await batch(node, *columns, return_exceptions=return_exceptions)
-    return await call_all([(node, args, None) for args in arguments], return_exceptions)
+    return await call_all(((node, args, None) for args in arguments), return_exceptions)
 
 
 async def call_all(
-    calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any] | None]],
+    calls: Iterable[tuple[Any, tuple[Any, ...], dict[str, Any] | None]],
     return_exceptions: bool = True,
 ) -> list[Any]:
     """Run several calls `(node, args, kwargs)` in parallel, as `batch` does one node.
