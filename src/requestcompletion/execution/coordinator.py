@@ -29,7 +29,7 @@ __all__ = ["Coordinator"]
 
 # Inline calls nest coroutine frames; every so many levels a node starts in a
 # fresh task, whose stack starts empty, so deep recursion never hits the limit.
-FRESH_TASK_EVERY = 32
+FRESH_TASK_EVERY = 64
 
 if sys.version_info < (3, 12):
     # On 3.11 asyncio.current_task() is Python code that looks the loop up again;
