@@ -7,6 +7,7 @@ context when they are created, threads get a copy from the threaded strategy.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Iterable, Mapping
 from contextvars import ContextVar
@@ -49,6 +50,15 @@ class RemoteLink(Protocol):
 current_link: ContextVar[RemoteLink | None] = ContextVar("rc_link", default=None)
 
 _MISSING: Any = object()
+
+
+def loop_running() -> bool:
+    """Is an event loop running in this thread (where blocking calls must not be made)?"""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def active_runner(what: str) -> Runner:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from .context import active_runner, current_link, current_node, current_runner
+from .context import active_runner, current_link, current_node, current_runner, loop_running
 from .errors import ContextError, NodeCreationError
 from .nodes.base import Node, spec_of
 
@@ -97,11 +97,7 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     Raises:
         ContextError: called in a thread that is running an event loop (use `await rc.call`).
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
+    if loop_running():
         raise ContextError(
             "rc.call_sync was called inside a running event loop, where it would block the "
             "loop; use `await rc.call(...)` instead"

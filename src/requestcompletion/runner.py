@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from .config import ExecutorConfig, resolve_config
-from .context import current_runner
+from .context import current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.coordinator import Coordinator
 from .interaction import register
@@ -165,16 +165,13 @@ class Runner:
     def _run_on_own_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
         try:
             self._check_open()
-            asyncio.get_running_loop()
-        except RuntimeError as error:
-            if isinstance(error, ContextError):
-                coro.close()
-                raise
-        else:
+            if loop_running():
+                raise ContextError(
+                    "run_sync was called inside a running event loop; use `await runner.run(...)`"
+                )
+        except ContextError:
             coro.close()
-            raise ContextError(
-                "run_sync was called inside a running event loop; use `await runner.run(...)`"
-            )
+            raise
         if self._loop_runner is None:
             self._loop_runner = asyncio.Runner()
         return self._loop_runner.run(coro, context=contextvars.copy_context())

@@ -1,14 +1,22 @@
 """The worker side of the distributed strategy: `NodeHost`, the Ray actor nodes run in.
 
-Ray refuses `async def` remote functions, so nodes run in async actors. One
-`NodeHost.run` call runs one node: it unpacks the node type and arguments,
-runs the node in a task of its own (a plain `def` node on a thread of the
-worker) with a `WorkerLink` as `rc.context.current_link`, and yields batches of
-messages (see `_ray_wire`) until the node's result or error. Whatever the node
+Ray refuses `async def` remote functions, so nodes run in async actors. A node
+runs in a task of its own on the actor's loop (a plain `def` node on a thread of
+the worker) with a `WorkerLink` as `rc.context.current_link`. Whatever the node
 asks of its runner (`rc.call`, `rc.stream`, `rc.context`) goes through the link:
-queued for the next batch, and for a call, awaited until the driver answers with
-`resolve`. The queue is drained into one batch per yield, because each yield
-costs a round trip: a node that only returns costs exactly one.
+queued for the driver, and for a call, awaited until the driver answers with
+`resolve`.
+
+Two steps, so that a node that never talks back costs one plain method call
+(a streaming generator costs about twice as much per round trip):
+
+- `NodeHost.start` starts the node and returns the first batch of messages: the
+  node's outcome when it ends before sending anything else (the fast path), or
+  what it has sent so far followed by `("follow", handle)`, the node still running;
+- `NodeHost.follow(handle)` then yields the later batches until the outcome.
+
+The queue is drained into one batch per return or yield, because each costs a
+round trip. `drop(handle)` cancels a handed-off node the driver gave up on.
 """
 
 from __future__ import annotations
@@ -104,28 +112,57 @@ class NodeHost:
     def __init__(self) -> None:
         self._ids = itertools.count()
         self._waiting: dict[int, tuple[asyncio.Future[Any], WorkerLink]] = {}
+        self._running: dict[int, tuple[WorkerLink, asyncio.Task[None]]] = {}
 
     async def ping(self) -> str:
         """The id of the Ray node this actor lives on (answers once it is placed)."""
         return str(ray.get_runtime_context().get_node_id())
 
-    async def run(self, payload: bytes, variables: bytes | None) -> AsyncIterator[list[Message]]:
-        """Run one node; yield batches of messages, the last one ending with its outcome."""
+    async def start(self, payload: bytes, variables: bytes | None) -> list[Message]:
+        """Run one node until it ends or sends something: the first batch of messages.
+
+        The batch ends with the node's outcome, or else with `("follow", handle)`:
+        the node goes on running, and `follow(handle)` yields the rest.
+        """
         link = WorkerLink(self, {} if variables is None else loads(variables))
         context = contextvars.copy_context()
         context.run(current_link.set, link)
         task = asyncio.get_running_loop().create_task(_invoke(payload, link), context=context)
+        handed_off = False
+        try:
+            batch = await _next_batch(link)
+            if batch[-1][0] not in FINAL:
+                handle = next(self._ids)
+                self._running[handle] = (link, task)
+                handed_off = True
+                batch.append(("follow", handle))
+            return batch
+        finally:
+            if not handed_off and not task.done():  # the driver cancelled the node
+                task.cancel()
+
+    async def follow(self, handle: int) -> AsyncIterator[list[Message]]:
+        """The batches of a node `start` handed off, the last one ending with its outcome."""
+        if handle not in self._running:
+            return  # dropped: the driver no longer waits for it
+        link, task = self._running[handle]
         try:
             while True:
-                batch = [await link.outbox.get()]
-                while not link.outbox.empty():
-                    batch.append(link.outbox.get_nowait())
+                batch = await _next_batch(link)
                 yield batch
                 if batch[-1][0] in FINAL:
                     return
         finally:
-            if not task.done():  # the driver cancelled the node (timeout, end of run)
-                task.cancel()
+            self._drop(handle)
+
+    async def drop(self, handle: int) -> None:
+        """The driver gave up on a handed-off node: cancel it if it still runs."""
+        self._drop(handle)
+
+    def _drop(self, handle: int) -> None:
+        _, task = self._running.pop(handle, (None, None))
+        if task is not None and not task.done():
+            task.cancel()
 
     def expect(self, link: WorkerLink) -> tuple[int, asyncio.Future[Any]]:
         """A new call id and the future its answer will resolve."""
@@ -153,6 +190,14 @@ class NodeHost:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+async def _next_batch(link: WorkerLink) -> list[Message]:
+    """Wait for a message from the node, then take whatever else is queued with it."""
+    batch = [await link.outbox.get()]
+    while not link.outbox.empty():
+        batch.append(link.outbox.get_nowait())
+    return batch
 
 
 async def _invoke(payload: bytes, link: WorkerLink) -> None:
