@@ -37,6 +37,29 @@ def test_nodes_are_placed_on_both_cluster_nodes(ray_cluster: object) -> None:
     ]
 
 
+def test_a_leaf_costs_one_call_and_a_node_that_calls_back_follows(
+    ray_cluster: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows import ASYNC
+
+    from requestcompletion.execution.strategies.ray import DistributedExecutionStrategy
+
+    followed: list[int] = []
+    follow = DistributedExecutionStrategy._follow
+
+    def spy(self: DistributedExecutionStrategy, host: object, handle: int) -> object:
+        followed.append(handle)
+        return follow(self, host, handle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DistributedExecutionStrategy, "_follow", spy)
+    with quiet() as runner:
+        assert runner.run_sync(nodes.ECHO, "leaf").answer == "leaf"
+    assert followed == []  # answered by `start` alone
+    with quiet(execution_mode="distributed") as runner:
+        assert runner.run_sync(ASYNC.chain, 3).answer == 12
+    assert len(followed) == 1  # chain called back; its two leaves did not
+
+
 def test_a_killed_worker_fails_its_node_and_the_run_goes_on(ray_cluster: object) -> None:
     with quiet() as runner:
         answer = runner.run_sync(nodes.guard).answer

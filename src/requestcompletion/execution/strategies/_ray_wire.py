@@ -12,7 +12,12 @@ whose first item is the kind):
     ("result", blob)                 the node's output (always last)
     ("error", type_name, text, blob) the node's exception (always last)
 
-The driver answers a "call" with `NodeHost.resolve(call_id, ok, blob, context)`.
+The driver starts a node with `NodeHost.start(node, args, context)`: the node
+type (`pack_node`, pickled once per type) and its arguments (`pack_args`) apart,
+so the worker unpickles each node type once. `start` returns the first batch;
+when it ends with ("follow", handle) instead of an outcome, `NodeHost.follow`
+yields the rest. The driver answers a "call" with
+`NodeHost.resolve(call_id, ok, blob, context)`.
 Errors travel as data: the exception pickled (if it survives a round trip on
 the worker), its type name and its formatted traceback, so the driver can raise
 the original type, or a `RemoteNodeError` that still names it.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import logging
 import pickle
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +42,9 @@ __all__ = [
     "dumps",
     "encode_error",
     "loads",
+    "pack_args",
     "pack_call",
+    "pack_node",
     "pack_variables",
 ]
 
@@ -64,13 +72,56 @@ def pack_call(name: str, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     try:
         return dumps((node, args, kwargs))
     except Exception as error:
-        what = _unpicklable_part(node, args, kwargs) or "the call"
-        raise NodeCreationError(
-            f"cannot send node {name!r} to the Ray cluster: {what} cannot be pickled "
-            f"({type(error).__name__}: {error}). Pass values that pickle (plain data, "
-            f"classes importable by module), or run this node locally "
-            f"(execution_mode='asyncio' or 'threads')"
-        ) from None
+        raise _refusal(name, node, args, kwargs, error) from None
+
+
+def _refusal(
+    name: str, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, error: Exception
+) -> NodeCreationError:
+    what = _unpicklable_part(node, args, kwargs) or "the call"
+    return NodeCreationError(
+        f"cannot send node {name!r} to the Ray cluster: {what} cannot be pickled "
+        f"({type(error).__name__}: {error}). Pass values that pickle (plain data, "
+        f"classes importable by module), or run this node locally "
+        f"(execution_mode='asyncio' or 'threads')"
+    )
+
+
+_node_blobs: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def pack_node(name: str, node: Any) -> bytes:
+    """The node type pickled, once per type: a function node is pickled by value
+    (a few hundred microseconds), and the worker keeps what it unpickled by these bytes.
+
+    Raises:
+        NodeCreationError: the node type cannot be pickled.
+    """
+    try:
+        return _node_blobs[node]
+    except (KeyError, TypeError):  # not yet, or not weakly referable
+        pass
+    try:
+        blob = dumps(node)
+    except Exception as error:
+        raise _refusal(name, node, (), None, error) from None
+    try:
+        _node_blobs[node] = blob
+    except TypeError:
+        pass
+    return blob
+
+
+def pack_args(name: str, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> bytes:
+    """A node's arguments pickled; the error names the one that cannot be.
+
+    Raises:
+        NodeCreationError: an argument cannot be pickled.
+    """
+    try:
+        return dumps((args, kwargs))
+    except Exception as error:
+        raise _refusal(name, node, args, kwargs, error) from None
 
 
 def _unpicklable_part(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> str:

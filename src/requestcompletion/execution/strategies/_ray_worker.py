@@ -25,7 +25,7 @@ import asyncio
 import contextvars
 import itertools
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import ray
@@ -38,6 +38,7 @@ __all__ = ["NodeHost", "WorkerLink"]
 
 Message = tuple[Any, ...]
 _MISSING: Any = object()
+_KEPT_NODE_TYPES = 256  # node types a worker keeps unpickled
 
 
 class _Variables(dict[str, Any]):
@@ -113,13 +114,28 @@ class NodeHost:
         self._ids = itertools.count()
         self._waiting: dict[int, tuple[asyncio.Future[Any], WorkerLink]] = {}
         self._running: dict[int, tuple[WorkerLink, asyncio.Task[None]]] = {}
+        self._node_types: dict[bytes, Any] = {}
+
+    def _node_type(self, blob: bytes) -> Any:
+        """The node type these bytes hold, unpickled once (a function node's type
+        is pickled by value, and unpickling it costs about as much as a round trip)."""
+        node = self._node_types.get(blob)
+        if node is None:
+            node = loads(blob)
+            if len(self._node_types) >= _KEPT_NODE_TYPES:
+                del self._node_types[next(iter(self._node_types))]  # the oldest
+            self._node_types[blob] = node
+        return node
 
     async def ping(self) -> str:
         """The id of the Ray node this actor lives on (answers once it is placed)."""
         return str(ray.get_runtime_context().get_node_id())
 
-    async def start(self, payload: bytes, variables: bytes | None) -> list[Message]:
+    async def start(self, node: bytes, args: bytes, variables: bytes | None) -> list[Message]:
         """Run one node until it ends or sends something: the first batch of messages.
+
+        `node` is the node type pickled (`pack_node`: the same bytes for the same type,
+        so it is unpickled once), `args` its arguments (`pack_args`).
 
         The batch ends with the node's outcome, or else with `("follow", handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
@@ -127,7 +143,8 @@ class NodeHost:
         link = WorkerLink(self, {} if variables is None else loads(variables))
         context = contextvars.copy_context()
         context.run(current_link.set, link)
-        task = asyncio.get_running_loop().create_task(_invoke(payload, link), context=context)
+        work = _invoke(self._node_type, node, args, link)
+        task = asyncio.get_running_loop().create_task(work, context=context)
         handed_off = False
         try:
             batch = await _next_batch(link)
@@ -145,7 +162,7 @@ class NodeHost:
         """The batches of a node `start` handed off, the last one ending with its outcome."""
         if handle not in self._running:
             return  # dropped: the driver no longer waits for it
-        link, task = self._running[handle]
+        link = self._running[handle][0]
         try:
             while True:
                 batch = await _next_batch(link)
@@ -200,10 +217,13 @@ async def _next_batch(link: WorkerLink) -> list[Message]:
     return batch
 
 
-async def _invoke(payload: bytes, link: WorkerLink) -> None:
+async def _invoke(
+    node_type: Callable[[bytes], Any], node_blob: bytes, args_blob: bytes, link: WorkerLink
+) -> None:
     """Run the node; its outcome becomes the last message."""
     try:
-        node, args, kwargs = loads(payload)
+        node = node_type(node_blob)
+        args, kwargs = loads(args_blob)
         spec = spec_of(node)
         work = spec.create(args, kwargs)
         if spec.is_async:

@@ -3,7 +3,10 @@
 A node with execution mode "distributed" runs in a `NodeHost` actor (see
 `_ray_worker`). The driver sends the node type and its arguments, pickled by
 rc (so a value that cannot travel fails before anything is sent, naming it),
-then reads the batches of messages the actor yields: `rc.stream` items and
+with `NodeHost.start`, a plain method call: a node that never talks back (a
+leaf) is done when it returns, in one round trip. A node that does talk back
+is handed off, and the driver reads the rest with `NodeHost.follow`, a
+streaming generator. Either way it reads batches of messages: `rc.stream` items and
 `rc.context` writes are applied to the runner here; an `rc.call` is run here,
 through the ordinary call path with the remote node as its parent (so the
 graph, events and limits are the same as for a local node), and its outcome is
@@ -99,6 +102,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._failure: str | None = None
         self._pools: dict[Any, _Pool] = {}
         self._pool_of: dict[Any, _Pool] = {}  # NodeSpec -> its pool
+        self._reapers: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_config(cls, config: ExecutorConfig) -> DistributedExecutionStrategy:
@@ -108,7 +112,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     # --- running a node ------------------------------------------------------
 
     async def execute(self, record: NodeRecord) -> Any:
-        from ._ray_wire import pack_call, pack_variables
+        from ._ray_wire import pack_args, pack_node, pack_variables
 
         work, record.work = record.work, None
         if isinstance(work, CoroutineType):
@@ -118,7 +122,10 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         runner = current_runner.get()
         assert runner is not None  # the coordinator runs nodes inside their runner
         spec = record.spec
-        payload = pack_call(spec.name, spec.node, record.args, record.kwargs)
+        payload = (
+            pack_node(spec.name, spec.node),
+            pack_args(spec.name, spec.node, record.args, record.kwargs),
+        )
         pool = self._pool_of.get(spec) or self._pool_for(spec)
         host = await pool.acquire(spec.name)
         try:
@@ -134,7 +141,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         host: _Host,
         record: NodeRecord,
         runner: Runner,
-        payload: bytes,
+        payload: tuple[bytes, bytes],
         variables: bytes | None,
     ) -> Any:
         from ._ray_wire import decode_error, loads
@@ -143,27 +150,50 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         where = f"node {record.spec.name!r} (id {record.id})"
         state: RCState = runner.state
         children: set[asyncio.Task[None]] = set()
-        stream = host.actor.run.remote(payload, variables)
+        ended = False  # the node's outcome came back
+        handle: int | None = None  # the node talked back: it goes on through `follow`
+        stream: Any = None
+
+        def take(batch: list[tuple[Any, ...]]) -> Any:
+            """Apply a batch of messages; the node's output if it holds the outcome."""
+            nonlocal ended
+            for message in batch:
+                kind = message[0]
+                if kind == "result":
+                    ended = True
+                    return loads(message[1])
+                if kind == "error":
+                    ended = True
+                    raise decode_error(where, *message[1:])
+                if kind == "call":
+                    child = asyncio.create_task(self._serve(host, runner, *message[1:]))
+                    children.add(child)
+                    child.add_done_callback(children.discard)
+                elif kind == "stream":
+                    state.add_streamed(record, loads(message[1]))
+                elif kind == "put":
+                    runner.variables[message[1]] = loads(message[2])
+                elif kind == "delete":
+                    runner.variables.pop(message[1], None)
+            return None
+
+        first = host.actor.start.remote(*payload, variables)
         try:
-            async for ref in stream:
-                for message in await ref:
-                    kind = message[0]
-                    if kind == "result":
-                        return loads(message[1])
-                    if kind == "error":
-                        raise decode_error(where, *message[1:])
-                    if kind == "call":
-                        child = asyncio.create_task(self._serve(host, runner, *message[1:]))
-                        children.add(child)
-                        child.add_done_callback(children.discard)
-                    elif kind == "stream":
-                        state.add_streamed(record, loads(message[1]))
-                    elif kind == "put":
-                        runner.variables[message[1]] = loads(message[2])
-                    elif kind == "delete":
-                        runner.variables.pop(message[1], None)
+            batch = await first  # a node that never talks back ends here: one plain call
+            if batch[-1][0] == "follow":
+                handle = batch.pop()[1]
+                stream = self._follow(host, handle)
+            output = take(batch)
+            if ended:
+                return output
+            if stream is not None:
+                async for ref in stream:
+                    output = take(await ref)
+                    if ended:
+                        return output
             raise RemoteNodeError(f"{where} ended on the Ray worker without a result")
         except exceptions.RayActorError as error:
+            ended = True  # the node is gone with its worker: nothing to drop
             pool.discard(host)
             raise RemoteNodeError(
                 f"{where} was lost: the Ray worker running it died or became unreachable "
@@ -178,13 +208,39 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         except exceptions.RayError as error:
             raise RemoteNodeError(f"{where} failed on the Ray worker: {error}") from None
         except asyncio.CancelledError:
-            self._ray.cancel(stream)  # stop the remote work too, not just our waiting
+            # stop the remote work too, not just our waiting
+            if stream is not None:
+                self._ray.cancel(stream)
+            else:
+                self._ray.cancel(first)
+                self._reap(host, first)
             raise
         finally:
+            if handle is not None and not ended:
+                host.actor.drop.remote(handle)  # the node would otherwise run on, unheard
             for child in children:
                 child.cancel()
             if children:
                 await asyncio.wait(children)
+
+    def _follow(self, host: _Host, handle: int) -> Any:
+        """The stream of a node that talked back (not a leaf): its later batches."""
+        return host.actor.follow.remote(handle)
+
+    def _reap(self, host: _Host, first: Any) -> None:
+        """After cancelling `start`: drop the node if it had been handed off just before."""
+
+        async def reap() -> None:
+            try:
+                batch = await first
+            except (Exception, asyncio.CancelledError):
+                return  # cancelled in time (or the worker is gone): nothing runs on
+            if batch and batch[-1][0] == "follow":
+                host.actor.drop.remote(batch[-1][1])
+
+        task = asyncio.get_running_loop().create_task(reap())
+        self._reapers.add(task)
+        task.add_done_callback(self._reapers.discard)
 
     async def _serve(self, host: _Host, runner: Runner, call_id: int, blob: bytes) -> None:
         """Run a child the remote node called, here, and send its outcome back."""
