@@ -67,9 +67,7 @@ def register(
     """Create the node's invocation and record the call; a creation failure is recorded too."""
     state = runner.state
     try:
-        spec = getattr(node, "__rc_spec__", None)
-        if spec is None or spec.node is not node:
-            spec = spec_of(node)
+        spec = spec_of(node)
         work = spec.create(args, kwargs)
     except NodeCreationError as error:
         from .state.persistence import SavedType
@@ -133,13 +131,13 @@ async def batch(
         ValueError: the iterables have different lengths.
     """
     arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
+    calls = ((node, args, None) for args in arguments)
     if current_runner.get() is None and current_link.get() is None:
         from .runner import Runner
 
-        async with Runner():
-            columns = zip(*arguments, strict=True)
-            return await batch(node, *columns, return_exceptions=return_exceptions)
-    return await call_all(((node, args, None) for args in arguments), return_exceptions)
+        async with Runner():  # one temporary runner for the whole batch
+            return await call_all(calls, return_exceptions)
+    return await call_all(calls, return_exceptions)
 
 
 async def call_all(
@@ -239,12 +237,11 @@ def stream(item: Any) -> Awaitable[None]:
         ContextError: no runner is active.
     """
     runner = current_runner.get()
-    if runner is not None:
-        runner.state.add_streamed(current_node.get(), item)
-        return _DONE
-    link = current_link.get()
-    if link is None:
-        active_runner("rc.stream")  # raises ContextError
-    else:
-        link.stream(item)  # a node on a Ray worker: the item goes to the driver
+    if runner is None:
+        link = current_link.get()
+        if link is not None:  # a node on a Ray worker: the item goes to the driver
+            link.stream(item)
+            return _DONE
+        runner = active_runner("rc.stream")  # raises ContextError
+    runner.state.add_streamed(current_node.get(), item)
     return _DONE

@@ -58,13 +58,8 @@ class RCState:
         work: Any,
     ) -> NodeRecord:
         """Record a new call (a node and its request) and announce it."""
-        records = self.records
-        self.step += 1
         self.running += 1
-        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, work)
-        records.append(record)
-        if parent is None:
-            self.roots.append(record.id)
+        record = self._new_record(spec, args, kwargs, parent, work)
         if self.publisher.active:
             self.publisher.defer(self.build_created, record)
         return record
@@ -78,12 +73,7 @@ class RCState:
         error: BaseException,
     ) -> NodeRecord:
         """Record a call whose node could not even be created."""
-        records = self.records
-        self.step += 1
-        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, None)
-        records.append(record)
-        if parent is None:
-            self.roots.append(record.id)
+        record = self._new_record(spec, args, kwargs, parent, None)
         record.status, record.error = "failed", error
         end = self._end(record)
         if self.publisher.active:
@@ -92,6 +82,22 @@ class RCState:
                     self.run_id, record.id, spec.name, record.parent_id, end, error
                 )
             )
+        return record
+
+    def _new_record(
+        self,
+        spec: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+        work: Any,
+    ) -> NodeRecord:
+        records = self.records
+        self.step += 1
+        record = NodeRecord(len(records), spec, args, kwargs, parent, _now(), self.step, work)
+        records.append(record)
+        if parent is None:
+            self.roots.append(record.id)
         return record
 
     def _end(self, record: NodeRecord) -> float:
@@ -111,7 +117,7 @@ class RCState:
         record.output = output
         record.end_step = self.step
         record.end = _now()
-        record.task = record.work = None
+        record.task = record.work = None  # the work ran: nothing to close, unlike in _end
         if self.publisher.active:
             self.publisher.defer(self.build_succeeded, record)
 
