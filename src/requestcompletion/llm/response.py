@@ -49,6 +49,14 @@ class Chunk:
 
     text: str
 
+    @classmethod
+    def words(cls, text: str | None) -> list[Chunk]:
+        """`text` as word-sized chunks that join back to it (for replies known in advance)."""
+        if not text:
+            return []
+        words = text.split(" ")
+        return [cls(word + " ") for word in words[:-1]] + [cls(words[-1])]
+
 
 @dataclass(frozen=True, slots=True)
 class Response:

@@ -148,9 +148,8 @@ class _RecordingModel(ModelBase):
     ) -> AsyncIterator[StreamItem]:
         """Stream the reply's text word by word, then the whole `Response`."""
         response = await self.chat(messages, tools, output_schema)
-        words = (response.text or "").split(" ")
-        for index, word in enumerate(words if response.text else ()):
-            yield Chunk(word if index == len(words) - 1 else word + " ")
+        for chunk in Chunk.words(response.text):
+            yield chunk
         yield response
 
     async def _answer(self, call: ModelCall) -> Response:

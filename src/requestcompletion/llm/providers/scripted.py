@@ -90,10 +90,9 @@ class OfflineDemoModel(ModelBase):
     ) -> AsyncIterator[StreamItem]:
         """The reply's text word by word, then the whole `Response`."""
         response = await self.chat(messages, tools, output_schema)
-        if response.text and output_schema is None:
-            words = response.text.split(" ")
-            for index, word in enumerate(words):
-                yield Chunk(word if index == len(words) - 1 else word + " ")
+        if output_schema is None:
+            for chunk in Chunk.words(response.text):
+                yield chunk
         yield response
 
 
