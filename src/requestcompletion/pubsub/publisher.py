@@ -97,10 +97,9 @@ class RCPublisher:
 
     def unsubscribe(self, subscription_id: int) -> None:
         """Stop delivering to a subscriber; events already handed to it are still delivered."""
-        subscription = self._subscriptions.pop(subscription_id, None)
+        subscription = self._remove(subscription_id)
         if subscription is None:
             raise KeyError(f"no subscription with id {subscription_id!r}")
-        self.active = bool(self._subscriptions)
         subscription.deliver(_STOP_PAIR)
         self._retired.append(subscription)  # closing still waits for what it was handed
 
@@ -113,6 +112,11 @@ class RCPublisher:
         stream = _StreamDelivery(self)
         stream.sub_id = self._add(stream)
         return stream
+
+    def _remove(self, subscription_id: int) -> _Subscription | None:
+        subscription = self._subscriptions.pop(subscription_id, None)
+        self.active = bool(self._subscriptions)
+        return subscription
 
     def _add(self, subscription: _Subscription) -> int:
         self._next_id += 1
@@ -391,6 +395,4 @@ class _StreamDelivery(_Subscription):
 
     async def aclose(self) -> None:
         """Stop listening."""
-        publisher = self.publisher
-        if publisher._subscriptions.pop(self.sub_id, None) is not None:
-            publisher.active = bool(publisher._subscriptions)
+        self.publisher._remove(self.sub_id)
