@@ -136,20 +136,35 @@ class LLMChunk(Event):
 
 
 def fast_constructor(cls: type[E]) -> Callable[..., E]:
-    """A positional constructor for an event class that fills its slots directly.
+    """A positional constructor for an event class, about twice as fast as its own.
 
-    A frozen dataclass's own `__init__` assigns each field through the generic
+    A frozen dataclass's `__init__` assigns each field through the generic
     `object.__setattr__(self, "name", value)`, which costs more than a node
-    call; this sets the slot descriptors directly and is about 3x cheaper. The
-    result is the same immutable instance. Used for the per-call events.
+    call. This builds the instance as an unfrozen twin (a subclass adding no
+    slots, so the same memory layout) whose plain assignments are the fast ones,
+    then gives it its real class: the result is the same immutable instance.
+    Used for the per-call events.
     """
     names = [f.name for f in fields(cls)]
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    lines = [f"def make({', '.join(names)}):", "    event = new(cls)"]
-    for name in names:
-        namespace[f"set_{name}"] = getattr(cls, name).__set__
-        lines.append(f"    set_{name}(event, {name})")
-    lines.append("    return event")
-    exec("\n".join(lines), namespace)
-    make: Callable[..., E] = namespace["make"]
+    params = ", ".join(names)
+    body = "".join(f"\n    self.{name} = {name}" for name in names)
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {params}):{body}", namespace)
+    twin = type(
+        f"_Building{cls.__name__}",
+        (cls,),
+        {
+            "__slots__": (),
+            "__init__": namespace["__init__"],
+            # both, so the type's one setattr slot is the generic (specialisable) one
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        },
+    )
+
+    def make(*values: Any) -> E:
+        event = twin(*values)
+        event.__class__ = cls
+        return event  # type: ignore[no-any-return]
+
     return make

@@ -26,7 +26,7 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from queue import SimpleQueue
 from typing import Any
 
@@ -48,13 +48,6 @@ def _ready(event: Any) -> Any:
 
 
 _STOP_PAIR = [_ready, _STOP]
-
-
-def _events(batch: list[Any]) -> Iterator[Event]:
-    """The events of a batch: a flat list of (builder, subject) pairs."""
-    pairs = iter(batch)
-    for build, subject in zip(pairs, pairs, strict=True):
-        yield build(subject)
 
 
 class RCPublisher:
@@ -245,7 +238,7 @@ class _ThreadDelivery(_Subscription):
 
     def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
         self.callback, self.filter, self.name = callback, filter, name
-        self.queue: SimpleQueue[list[Event]] = SimpleQueue()
+        self.queue: SimpleQueue[list[Any]] = SimpleQueue()
         self.thread: threading.Thread | None = None
         self.done = threading.Event()
         self.pending = 0  # events handed over, not yet handled
@@ -266,8 +259,9 @@ class _ThreadDelivery(_Subscription):
     def _work(self) -> None:
         try:
             while True:
-                batch = self.queue.get()
-                for event in _events(batch):
+                pairs = iter(self.queue.get())  # (builder, subject) pairs, flat
+                for build in pairs:
+                    event = build(next(pairs))
                     if event is _STOP or self.abandoned:
                         return
                     self.pending -= 1
