@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -174,6 +175,39 @@ def test_batch_keeps_input_order_and_returns_exceptions() -> None:
 
     with quiet() as runner, pytest.raises(ValueError, match=r"shorter|longer"):
         runner.run_sync(uneven)
+
+
+class Probe(rc.Node[bool]):
+    """Notes whether the cyclic collector was on when the node was created."""
+
+    def __init__(self, x: int) -> None:
+        super().__init__()
+        if x < 0:
+            raise ValueError("negative")
+        self.collector_on = gc.isenabled()
+
+    async def invoke(self) -> bool:
+        return self.collector_on
+
+
+def test_batch_pauses_the_collector_only_while_it_spawns_and_restores_it() -> None:
+    async def spawn(xs: list[int], return_exceptions: bool) -> tuple[list[object], bool]:
+        outcomes = await rc.batch(Probe, xs, return_exceptions=return_exceptions)
+        return outcomes, gc.isenabled()
+
+    assert gc.isenabled()
+    with quiet() as runner:
+        outcomes, after = runner.run_sync(spawn, [1, 2, 3], True).answer
+        assert outcomes == [False, False, False] and after  # off while spawning, back on
+        with pytest.raises(rc.NodeCreationError):
+            runner.run_sync(spawn, [1, -1, 2], False)  # a creation error aborts the spawn
+        assert gc.isenabled()
+        gc.disable()  # the program's own choice is kept
+        try:
+            outcomes, after = runner.run_sync(spawn, [1], True).answer
+            assert outcomes == [False] and not after and not gc.isenabled()
+        finally:
+            gc.enable()
 
 
 def test_deep_recursion_does_not_hit_the_recursion_limit() -> None:

@@ -10,7 +10,9 @@ temporary one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Iterable
+import gc
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from .context import active_runner, current_link, current_node, current_runner, loop_running
@@ -153,33 +155,55 @@ async def call_all(
     if runner is None or parent is None:
         runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
         return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
-    records: list[NodeRecord | BaseException] = []
-    for node, args, kwargs in calls:
-        try:
-            records.append(register(runner, node, args, kwargs or None, parent))
-        except NodeCreationError as error:
-            if not return_exceptions:
-                _discard(runner, records)
-                raise
-            records.append(error)
-    return await _run_all(runner, records, return_exceptions)
+    with _collector_paused():
+        records: list[NodeRecord | BaseException] = []
+        for node, args, kwargs in calls:
+            try:
+                records.append(register(runner, node, args, kwargs or None, parent))
+            except NodeCreationError as error:
+                if not return_exceptions:
+                    _discard(runner, records)
+                    raise
+                records.append(error)
+        outcomes = _start_all(runner, records, return_exceptions)
+    return await outcomes
 
 
-async def _run_all(
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch spawns its calls.
+
+    Spawning allocates a few objects per call that all stay alive until the
+    call ends, so the collector would run over and over, finding nothing, while
+    a big batch starts (at 100,000 calls that was a quarter of the batch's
+    time). The pause spans only this synchronous section; a collector the
+    program has switched off stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _start_all(
     runner: Runner, records: list[NodeRecord | BaseException], return_exceptions: bool
-) -> list[Any]:
-    """Run registered calls, each in its own task, and collect their outcomes in order.
+) -> Coroutine[Any, Any, list[Any]]:
+    """Start the registered calls, each in a task of its own; await the result for their outcomes.
 
     Lighter than `asyncio.gather`: each task writes its own slot and counts
     down, so there is no per-child done-callback and no wrapper future.
     """
     results: list[Any] = list(records)
     pending = [i for i, r in enumerate(records) if not isinstance(r, BaseException)]
-    if not pending:
-        return results
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     remaining = len(pending)
+    if not remaining:
+        done.set_result(None)
     submit = runner.coordinator.submit
 
     async def one(index: int, record: NodeRecord) -> None:
@@ -198,14 +222,19 @@ async def _run_all(
                 done.set_result(None)
 
     tasks = [loop.create_task(one(i, records[i])) for i in pending]  # type: ignore[arg-type]
-    try:
-        await done
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-        raise
-    return results
+
+    async def outcomes() -> list[Any]:
+        try:
+            await done
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+            raise
+        return results
+
+    return outcomes()
 
 
 def _discard(runner: Runner, records: list[NodeRecord | BaseException]) -> None:
