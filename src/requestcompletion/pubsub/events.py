@@ -140,31 +140,22 @@ def fast_constructor(cls: type[E]) -> Callable[..., E]:
 
     A frozen dataclass's `__init__` assigns each field through the generic
     `object.__setattr__(self, "name", value)`, which costs more than a node
-    call. This builds the instance as an unfrozen twin (a subclass adding no
+    call. This fills the instance as an unfrozen twin (a subclass adding no
     slots, so the same memory layout) whose plain assignments are the fast ones,
     then gives it its real class: the result is the same immutable instance.
     Used for the per-call events.
     """
     names = [f.name for f in fields(cls)]
-    params = ", ".join(names)
-    body = "".join(f"\n    self.{name} = {name}" for name in names)
-    namespace: dict[str, Any] = {}
-    exec(f"def __init__(self, {params}):{body}", namespace)
     twin = type(
         f"_Building{cls.__name__}",
         (cls,),
-        {
-            "__slots__": (),
-            "__init__": namespace["__init__"],
-            # both, so the type's one setattr slot is the generic (specialisable) one
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-        },
+        # both, so the type's one setattr slot is the generic (specialisable) one
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
     )
-
-    def make(*values: Any) -> E:
-        event = twin(*values)
-        event.__class__ = cls
-        return event  # type: ignore[no-any-return]
-
+    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    event = new(twin)"]
+    lines += [f"    event.{name} = {name}" for name in names]
+    lines += ["    event.__class__ = cls", "    return event"]
+    exec("\n".join(lines), namespace)
+    make: Callable[..., E] = namespace["make"]
     return make
