@@ -10,6 +10,7 @@ import pytest
 
 import requestcompletion as rc
 from helpers import leftovers
+from requestcompletion.interaction import PAUSE_COLLECTOR_FROM
 
 
 async def double(x: int) -> int:
@@ -190,22 +191,26 @@ class Probe(rc.Node[bool]):
         return self.collector_on
 
 
-def test_batch_pauses_the_collector_only_while_it_spawns_and_restores_it() -> None:
+def test_a_big_batch_pauses_the_collector_only_while_it_spawns() -> None:
+    big = list(range(PAUSE_COLLECTOR_FROM))
+
     async def spawn(xs: list[int], return_exceptions: bool) -> tuple[list[object], bool]:
         outcomes = await rc.batch(Probe, xs, return_exceptions=return_exceptions)
         return outcomes, gc.isenabled()
 
     assert gc.isenabled()
     with quiet() as runner:
+        outcomes, after = runner.run_sync(spawn, big, True).answer
+        assert outcomes == [False] * len(big) and after  # off while spawning, back on
         outcomes, after = runner.run_sync(spawn, [1, 2, 3], True).answer
-        assert outcomes == [False, False, False] and after  # off while spawning, back on
+        assert outcomes == [True] * 3 and after  # a small batch leaves it alone
         with pytest.raises(rc.NodeCreationError):
-            runner.run_sync(spawn, [1, -1, 2], False)  # a creation error aborts the spawn
+            runner.run_sync(spawn, [*big, -1], False)  # a creation error aborts the spawn
         assert gc.isenabled()
         gc.disable()  # the program's own choice is kept
         try:
-            outcomes, after = runner.run_sync(spawn, [1], True).answer
-            assert outcomes == [False] and not after and not gc.isenabled()
+            outcomes, after = runner.run_sync(spawn, big, True).answer
+            assert outcomes == [False] * len(big) and not after and not gc.isenabled()
         finally:
             gc.enable()
 

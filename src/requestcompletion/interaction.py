@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from .context import active_runner, current_link, current_node, current_runner, loop_running
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["batch", "call", "call_sync", "stream"]
 
 P = ParamSpec("P")
+PAUSE_COLLECTOR_FROM = 64  # calls in one batch
 T = TypeVar("T")
 
 
@@ -132,8 +132,8 @@ async def batch(
     Raises:
         ValueError: the iterables have different lengths.
     """
-    arguments = list(zip(*iterables, strict=True))  # fail on uneven input before starting any
-    calls = ((node, args, None) for args in arguments)
+    # a list: uneven input fails here, before any call starts
+    calls = [(node, args, None) for args in zip(*iterables, strict=True)]
     if current_runner.get() is None and current_link.get() is None:
         from .runner import Runner
 
@@ -143,7 +143,7 @@ async def batch(
 
 
 async def call_all(
-    calls: Iterable[tuple[Any, tuple[Any, ...], dict[str, Any] | None]],
+    calls: Collection[tuple[Any, tuple[Any, ...], dict[str, Any] | None]],
     return_exceptions: bool = True,
 ) -> list[Any]:
     """Run several calls `(node, args, kwargs)` in parallel, as `batch` does one node.
@@ -155,7 +155,15 @@ async def call_all(
     if runner is None or parent is None:
         runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
         return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
-    with _collector_paused():
+    # Spawning allocates a few objects per call that all stay alive until the
+    # call ends, so during a big spawn Python's cyclic collector runs over and
+    # over and frees nothing (at 100,000 calls, a quarter of the batch's time).
+    # It is paused for this synchronous section only; one the program switched
+    # off stays off.
+    paused = len(calls) >= PAUSE_COLLECTOR_FROM and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
         records: list[NodeRecord | BaseException] = []
         for node, args, kwargs in calls:
             try:
@@ -166,27 +174,10 @@ async def call_all(
                     raise
                 records.append(error)
         outcomes = _start_all(runner, records, return_exceptions)
-    return await outcomes
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a batch spawns its calls.
-
-    Spawning allocates a few objects per call that all stay alive until the
-    call ends, so the collector would run over and over, finding nothing, while
-    a big batch starts (at 100,000 calls that was a quarter of the batch's
-    time). The pause spans only this synchronous section; a collector the
-    program has switched off stays off.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
     finally:
-        gc.enable()
+        if paused:
+            gc.enable()
+    return await outcomes
 
 
 def _start_all(
