@@ -187,9 +187,16 @@ def w5_empty(repeat: int) -> Iterator[Sample]:
     return repeat_samples(repeat, run, warmup=run)
 
 
-async def _one_call(settings: dict[str, Any]) -> int:
+async def _count_async(event: object) -> None:
+    return None
+
+
+async def _one_call(settings: dict[str, Any], subscriber: Any = "sync") -> int:
     async with rc.Runner(**settings) as runner:
-        runner.publisher.subscribe(EventCounter().record)
+        if subscriber == "sync":
+            runner.publisher.subscribe(EventCounter().record)
+        elif subscriber == "async":
+            runner.publisher.subscribe(_count_async)
         info = await runner.run(child, 1)
     return int(info.answer)
 
@@ -201,7 +208,9 @@ def _one_call_sync() -> int:
 
 
 def w5_one_call(repeat: int) -> Iterator[Sample]:
-    """A runner plus one call: overhead settings, then ``run_sync``, then the defaults.
+    """A runner plus one call: overhead settings, ``run_sync``, the defaults, then the
+    overhead settings with an async subscriber and with none (to show what the sync
+    subscriber's thread costs).
 
     The defaults save the state to ``.covailence/`` in the worker's scratch folder
     and log at ``REGULAR`` (to the worker's captured stderr).
@@ -214,9 +223,15 @@ def w5_one_call(repeat: int) -> Iterator[Sample]:
             assert _one_call_sync() == 1
         with Stopwatch() as defaults:
             assert asyncio.run(_one_call({})) == 1
+        with Stopwatch() as async_subscriber:
+            assert asyncio.run(_one_call(OVERHEAD_SETTINGS, "async")) == 1
+        with Stopwatch() as no_subscriber:
+            assert asyncio.run(_one_call(OVERHEAD_SETTINGS, None)) == 1
         return {
             "one_call_us": overhead.seconds * 1e6,
             "one_call_sync_us": sync.seconds * 1e6,
+            "one_call_async_sub_us": async_subscriber.seconds * 1e6,
+            "one_call_no_sub_us": no_subscriber.seconds * 1e6,
             "one_call_default_us": defaults.seconds * 1e6,
         }
 

@@ -147,6 +147,8 @@ def _cases(quick: bool) -> list[Case]:
             (
                 Metric("one_call_us", "µs"),
                 Metric("one_call_sync_us", "µs, run_sync", floor_key="one_call_us"),
+                Metric("one_call_async_sub_us", "µs, async subscriber", floor_key="one_call_us"),
+                Metric("one_call_no_sub_us", "µs, no subscriber", floor_key="one_call_us"),
                 Metric("one_call_default_us", "µs, defaults", floor_key="one_call_us"),
             ),
             samples_per_repeat=20,

@@ -202,7 +202,7 @@ class ScriptedModel(_RecordingModel):
     async def _answer(self, call: ModelCall) -> Response:
         if self._function is not None:
             reply = self._function(call.messages, call.tools)
-            if inspect.isawaitable(reply):
+            if not isinstance(reply, str | list | tuple) and inspect.isawaitable(reply):
                 reply = await reply
         else:
             with self._lock:
