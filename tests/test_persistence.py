@@ -201,6 +201,8 @@ def test_file_holds_version_timing_resources_errors_and_streamed(tmp_path: Path)
     assert document["schema_version"] == persistence.SCHEMA_VERSION
     assert document["config"]["run_identifier"] == "contents"
     assert document["config"]["timeout"] is None
+    assert document["config"]["execution_mode"] is None  # the default: by node kind
+    assert "ray_init" not in document["config"]  # may hold a runtime_env with secrets
     assert document["started_at"] <= document["ended_at"]
 
     nodes = document["nodes"]

@@ -408,6 +408,11 @@ class Runner:
             "prompt_injection": config.prompt_injection,
             "save_state": config.save_state,
             "state_dir": os.fspath(config.state_dir),
+            "execution_mode": config.execution_mode,
+            "max_concurrency": config.max_concurrency,
+            "max_threads": config.max_threads,
+            # ray_init stays out: its runtime_env may hold secrets
+            "ray_address": config.ray_address,
         }
 
     def __repr__(self) -> str:
