@@ -134,7 +134,7 @@ class Tool:
                     f"position {exc.pos}); send a JSON object",
                     tool=self.name,
                 ) from None
-        if not isinstance(arguments, Mapping):
+        if type(arguments) is not dict and not isinstance(arguments, Mapping):
             raise ToolArgumentsError(
                 f"arguments for tool {self.name!r} must be a JSON object, "
                 f"not {type(arguments).__name__}",
@@ -143,7 +143,7 @@ class Tool:
         if self._arguments is None:
             return dict(arguments)
         try:
-            validated = self._arguments.model_validate(arguments)
+            validated = self._arguments.__pydantic_validator__.validate_python(arguments)
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
@@ -153,8 +153,8 @@ class Tool:
                 f"arguments for tool {self.name!r} do not fit its schema: {problems}",
                 tool=self.name,
             ) from None
-        aliases = self._aliases
-        return {aliases[key]: getattr(validated, key) for key in validated.model_fields_set}
+        aliases, values = self._aliases, validated.__dict__
+        return {aliases[key]: values[key] for key in validated.__pydantic_fields_set__}
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r}, description={self.description[:40]!r})"
