@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["batch", "call", "call_sync", "stream"]
 
 P = ParamSpec("P")
-PAUSE_COLLECTOR_FROM = 64  # calls in one batch
 T = TypeVar("T")
+
+PAUSE_COLLECTOR_FROM = 64  # calls in one batch; see call_all
 
 
 @overload
