@@ -62,6 +62,25 @@ def test_events_arrive_in_order_with_their_node_and_run() -> None:
         done[0].output = 5  # type: ignore[misc]
 
 
+def test_a_sync_subscriber_gets_every_event_of_a_big_run_in_order() -> None:
+    children = 300
+
+    async def fan_out() -> int:
+        return len(await rc.batch(leaf, range(children)))
+
+    seen: list[ev.Event] = []
+    with quiet() as runner:
+        runner.publisher.subscribe(seen.append)
+        assert runner.run_sync(fan_out).answer == children
+    assert kinds(seen).count("RequestCreated") == kinds(seen).count("RequestSucceeded")
+    assert kinds(seen).count("RequestSucceeded") == children + 1
+    assert [e.time for e in seen] == sorted(e.time for e in seen)
+    created = [e.node_id for e in seen if isinstance(e, ev.RequestCreated)]
+    assert created == list(range(children + 1))
+    assert type(seen[1]) is ev.RequestCreated  # built through the twin, given its real class
+    assert leftovers() == []
+
+
 def test_failures_and_cancellations_are_published() -> None:
     seen: list[ev.Event] = []
     with quiet(end_on_error=True) as runner:
