@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._frozen import fast_constructor
 from .messages import AssistantMessage, ToolCall
 
 __all__ = ["Chunk", "Response", "Usage"]
@@ -85,4 +86,7 @@ class Response:
     @property
     def message(self) -> AssistantMessage:
         """The reply as a message to append to the history."""
-        return AssistantMessage(self.text, self.tool_calls)
+        return _assistant_message(self.text, self.tool_calls)
+
+
+_assistant_message = fast_constructor(AssistantMessage)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, cast
 
+from .._frozen import fast_constructor
 from ..errors import FatalError, NodeCreationError, ToolArgumentsError
 from ..interaction import call, call_all
 from ..llm.messages import ToolCall, ToolMessage
@@ -27,6 +28,7 @@ __all__ = ["Toolbox", "tool_name", "tool_of"]
 
 ERROR_LIMIT = 2_000  # characters of an error shown to the model: enough to fix it, bounded
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_tool_message = fast_constructor(ToolMessage)
 
 
 def tool_name(name: str) -> str:
@@ -114,7 +116,7 @@ class Toolbox:
                 text = f"Error: tool {tool_call.name!r} failed: {type(outcome).__name__}: {outcome}"
                 replies[index] = _reply(tool_call, text, error=True)
             else:
-                replies[index] = ToolMessage(tool_call.id, tool_call.name, render(outcome))
+                replies[index] = _tool_message(tool_call.id, tool_call.name, render(outcome), False)
         return cast("list[ToolMessage]", replies), len(started) < len(calls)
 
     def _unknown(self, name: str) -> str:

@@ -7,9 +7,10 @@ somebody subscribes, so an unobserved run pays nothing for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
+
+from .._frozen import fast_constructor
 
 __all__ = [
     "Event",
@@ -27,8 +28,6 @@ __all__ = [
     "Streamed",
     "fast_constructor",
 ]
-
-E = TypeVar("E", bound="Event")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,29 +132,3 @@ class LLMChunk(Event):
     """A piece of a streamed model reply."""
 
     text: str
-
-
-def fast_constructor(cls: type[E]) -> Callable[..., E]:
-    """A positional constructor for an event class, about twice as fast as its own.
-
-    A frozen dataclass's `__init__` assigns each field through the generic
-    `object.__setattr__(self, "name", value)`, which costs more than a node
-    call. This fills the instance as an unfrozen twin (a subclass adding no
-    slots, so the same memory layout) whose plain assignments are the fast ones,
-    then gives it its real class: the result is the same immutable instance.
-    Used for the per-call events.
-    """
-    names = [f.name for f in fields(cls)]
-    twin = type(
-        f"_Building{cls.__name__}",
-        (cls,),
-        # both, so the type's one setattr slot is the generic (specialisable) one
-        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
-    )
-    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
-    lines = [f"def make({', '.join(names)}):", "    event = new(twin)"]
-    lines += [f"    event.{name} = {name}" for name in names]
-    lines += ["    event.__class__ = cls", "    return event"]
-    exec("\n".join(lines), namespace)
-    make: Callable[..., E] = namespace["make"]
-    return make

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._frozen import fast_constructor
 from ..errors import LLMError
 from ..llm._guard import block_real_requests, real_requests_blocked
 from ..llm.messages import AssistantMessage, Message, ToolCall, ToolMessage
@@ -55,19 +56,28 @@ class ModelCall:
     output_schema: type[Any] | None = None
 
 
+# The per-call constructions, made without the frozen dataclasses' slow __init__.
+_model_call = fast_constructor(ModelCall)
+_response = fast_constructor(Response)
+_usage = fast_constructor(Usage)
+_NO_USAGE = Usage()
+
+
 def _count_words(messages: Iterable[Message]) -> int:
     """A cheap stand-in for a token count: words of text; for a tool call, its name
     and a key and a value per argument."""
     total = 0
     for message in messages:
-        if message.content:
-            total += len(message.content.split())
-        if isinstance(message, AssistantMessage):
-            for call in message.tool_calls:
-                arguments = call.arguments
-                total += 1 + (
-                    len(arguments.split()) if isinstance(arguments, str) else 2 * len(arguments)
-                )
+        calls = message.tool_calls if isinstance(message, AssistantMessage) else ()
+        total += _words(message.content, calls)
+    return total
+
+
+def _words(text: str | None, calls: Iterable[ToolCall]) -> int:
+    total = len(text.split()) if text else 0
+    for call in calls:
+        arguments = call.arguments
+        total += 1 + (len(arguments.split()) if isinstance(arguments, str) else 2 * len(arguments))
     return total
 
 
@@ -122,15 +132,15 @@ class _RecordingModel(ModelBase):
         output_schema: type[Any] | None = None,
     ) -> Response:
         started = time.perf_counter()
-        call = ModelCall(list(messages), list(tools) if tools else [], output_schema)
+        call = _model_call(list(messages), list(tools) if tools else [], output_schema)
         self.calls.append(call)
         if self.latency:
             await asyncio.sleep(self.latency)
         response = await self._answer(call)
         usage = response.usage
         if not (usage.input_tokens or usage.output_tokens):
-            usage = Usage(self._inputs.count(messages), _count_words((response.message,)))
-        return Response(
+            usage = _usage(self._inputs.count(messages), _words(response.text, response.tool_calls))
+        return _response(
             response.text,
             response.tool_calls,
             response.structured,
@@ -280,9 +290,9 @@ def _to_response(reply: object, output_schema: type[Any] | None) -> Response:
     if isinstance(reply, Response):
         return reply
     if isinstance(reply, ToolCall):
-        return Response(tool_calls=(reply,))
+        return _response(None, (reply,), None, _NO_USAGE, "", 0.0, None)
     if isinstance(reply, list | tuple) and reply and all(isinstance(r, ToolCall) for r in reply):
-        return Response(tool_calls=tuple(reply))
+        return _response(None, tuple(reply), None, _NO_USAGE, "", 0.0, None)
     if isinstance(reply, str):
         structured = None
         if output_schema is not None:
@@ -293,7 +303,7 @@ def _to_response(reply: object, output_schema: type[Any] | None) -> Response:
                 structured = parse_structured(output_schema, reply)
             except StructuredOutputError:
                 structured = None  # the agent's repair round sees the text
-        return Response(reply, structured=structured)
+        return _response(reply, (), structured, _NO_USAGE, "", 0.0, None)
     import pydantic
 
     if output_schema is not None:
