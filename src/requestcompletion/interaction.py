@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
@@ -28,6 +29,22 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 PAUSE_COLLECTOR_FROM = 64  # calls in one batch; see call_all
+
+# From Python 3.12 a batch's calls start eagerly: each runs at once, in a task of
+# its own, up to its first real wait, and one that never waits finishes without
+# ever being scheduled. So an agent whose tools answer at once goes straight on
+# to its next model call instead of queueing behind every other agent's step.
+EAGER = sys.version_info >= (3, 12)
+
+if EAGER:
+
+    def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+
+else:
+
+    def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+        return loop.create_task(coro)
 
 
 @overload
@@ -174,10 +191,13 @@ async def call_all(
                     _discard(runner, records)
                     raise
                 records.append(error)
-        outcomes = _start_all(runner, records, return_exceptions)
+        if not EAGER:
+            outcomes = _start_all(runner, records, return_exceptions)
     finally:
         if paused:
             gc.enable()
+    if EAGER:  # the calls start running right away: not with the collector paused
+        outcomes = _start_all(runner, records, return_exceptions)
     return await outcomes
 
 
@@ -213,7 +233,7 @@ def _start_all(
             if not remaining and not done.done():
                 done.set_result(None)
 
-    tasks = [loop.create_task(one(i, records[i])) for i in pending]  # type: ignore[arg-type]
+    tasks = [_spawn(loop, one(i, records[i])) for i in pending]  # type: ignore[arg-type]
 
     async def outcomes() -> list[Any]:
         try:
