@@ -143,7 +143,8 @@ async def batch(
     """Run `node` over zipped `iterables` in parallel; outputs in input order.
 
     `rc.batch(f, [1, 2], "ab")` runs `f(1, "a")` and `f(2, "b")` at once, each
-    in a task of its own. With `return_exceptions=True` (the default) a failed
+    in a task of its own (from Python 3.12 an eager one: a call runs at once up
+    to its first real wait). With `return_exceptions=True` (the default) a failed
     call puts its exception in its slot; with False the first failure cancels
     the other calls and is raised. Cancelling the batch cancels every call.
 
