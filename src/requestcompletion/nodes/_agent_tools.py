@@ -132,7 +132,7 @@ async def _gated(gate: asyncio.Semaphore, run: Awaitable[Any]) -> Any:
 def _reply(tool_call: ToolCall, text: str, *, error: bool) -> ToolMessage:
     if len(text) > ERROR_LIMIT:
         text = text[: ERROR_LIMIT - 3] + "..."
-    return ToolMessage(tool_call.id, tool_call.name, text, error)
+    return _tool_message(tool_call.id, tool_call.name, text, error)
 
 
 def render(output: Any) -> str:
