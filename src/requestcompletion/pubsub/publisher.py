@@ -169,7 +169,9 @@ class RCPublisher:
         """Flush, then wait until every subscriber has handled everything (bounded)."""
         self.flush()
         subscriptions = self._stop_all()
-        waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions]
+        # Most workers are done by now, or within a moment: only the others are
+        # awaited (a task and a timer each, which a short run would feel).
+        waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions if not s.settle()]
         if waits:
             _, pending = await asyncio.wait(waits, timeout=self.drain_timeout)
             for waiter in pending:
@@ -221,6 +223,10 @@ class _Subscription:
     def deliver(self, batch: list[Any]) -> None:
         """Take a batch of (builder, subject) pairs, flat."""
         raise NotImplementedError
+
+    def settle(self) -> bool:
+        """Whether everything delivered has been handled (waiting a moment at most)."""
+        return True
 
     async def wait_async(self) -> None:
         """Return once everything delivered has been handled."""
@@ -279,15 +285,18 @@ class _ThreadDelivery(_Subscription):
                 except RuntimeError:
                     pass
 
-    async def wait_async(self) -> None:
-        if self.thread is None:
-            return
+    def settle(self) -> bool:
         # Usually the last batch is handled within a moment: block briefly for it
         # rather than pay a loop wake-up; a slow subscriber is awaited instead.
-        if not self.done.wait(0.002):
-            self.loop_done = asyncio.get_running_loop().create_future()
-            if not self.done.is_set():  # it may have finished while the future was made
-                await self.loop_done
+        if self.thread is not None and not self.done.wait(0.002):
+            return False
+        self._join(1.0)
+        return True
+
+    async def wait_async(self) -> None:
+        self.loop_done = asyncio.get_running_loop().create_future()
+        if not self.done.is_set():  # it may have finished while the future was made
+            await self.loop_done
         self._join(1.0)
 
     def wait_sync(self, timeout: float) -> None:
@@ -341,6 +350,9 @@ class _TaskDelivery(_Subscription):
                     logger.exception("subscriber %r raised; the run goes on", self.name)
             self.wakeup = asyncio.get_running_loop().create_future()
             await self.wakeup
+
+    def settle(self) -> bool:
+        return self.task is None or self.task.done()
 
     async def wait_async(self) -> None:
         if self.task is not None:
