@@ -63,6 +63,13 @@ _usage = fast_constructor(Usage)
 _NO_USAGE = Usage()
 
 
+def _plain_response(
+    text: str | None, tool_calls: tuple[ToolCall, ...], structured: Any = None
+) -> Response:
+    """`Response(text, tool_calls, structured)`, the other fields left at their defaults."""
+    return _response(text, tool_calls, structured, _NO_USAGE, "", 0.0, None)
+
+
 def _count_words(messages: Iterable[Message]) -> int:
     """A cheap stand-in for a token count: words of text; for a tool call, its name
     and a key and a value per argument."""
@@ -290,9 +297,9 @@ def _to_response(reply: object, output_schema: type[Any] | None) -> Response:
     if isinstance(reply, Response):
         return reply
     if isinstance(reply, ToolCall):
-        return _response(None, (reply,), None, _NO_USAGE, "", 0.0, None)
+        return _plain_response(None, (reply,))
     if isinstance(reply, list | tuple) and reply and all(isinstance(r, ToolCall) for r in reply):
-        return _response(None, tuple(reply), None, _NO_USAGE, "", 0.0, None)
+        return _plain_response(None, tuple(reply))
     if isinstance(reply, str):
         structured = None
         if output_schema is not None:
@@ -303,7 +310,7 @@ def _to_response(reply: object, output_schema: type[Any] | None) -> Response:
                 structured = parse_structured(output_schema, reply)
             except StructuredOutputError:
                 structured = None  # the agent's repair round sees the text
-        return _response(reply, (), structured, _NO_USAGE, "", 0.0, None)
+        return _plain_response(reply, (), structured)
     import pydantic
 
     if output_schema is not None:
