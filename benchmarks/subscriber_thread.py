@@ -7,7 +7,8 @@ One process, the cases alternating sample by sample, medians in µs:
 - floor: ``asyncio.run`` of one task (W5's floor);
 - thread: the same plus a bare thread's life (start, two queue items, join), the
   least a subscriber on a thread of its own can cost;
-- rc, no subscriber / rc, async subscriber / rc, sync subscriber: W5's cells.
+- rc, no subscriber / rc, async subscriber / rc, sync subscriber: W5's own cells
+  (`impl_rc._one_call`, the sync one counting events like every workload).
 
 The target for runner + one call is 3x the floor. A sync subscriber gets a thread
 of its own (so a callback that blocks never stalls the loop, nor another runner's
@@ -25,15 +26,10 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-import requestcompletion as rc
+import impl_asyncio
+import impl_rc
 
-
-async def child(x: int) -> int:
-    return x
-
-
-async def floor() -> int:
-    return await asyncio.create_task(child(1))
+floor = impl_asyncio._one_call  # W5's floor: asyncio.run of this
 
 
 def _drain(queue: SimpleQueue[Any]) -> None:
@@ -52,28 +48,17 @@ async def floor_and_thread() -> int:
     return answer
 
 
-def _count(event: object) -> None:
-    return None
-
-
-async def _count_async(event: object) -> None:
-    return None
-
-
-async def runner_and_call(subscriber: Callable[[Any], Any] | None) -> int:
-    async with rc.Runner(save_state=False, logging_setting="NONE") as runner:
-        if subscriber is not None:
-            runner.publisher.subscribe(subscriber)
-        info = await runner.run(child, 1)
-    return int(info.answer)
+def _rc(subscriber: str | None) -> Callable[[], Any]:
+    """W5's rc cell with the overhead settings and this subscriber ("sync", "async", None)."""
+    return lambda: impl_rc._one_call(impl_rc.OVERHEAD_SETTINGS, subscriber)
 
 
 CASES: dict[str, Callable[[], Any]] = {
     "floor: asyncio.run of one task": floor,
     "floor + a thread's life": floor_and_thread,
-    "rc, no subscriber": lambda: runner_and_call(None),
-    "rc, async subscriber": lambda: runner_and_call(_count_async),
-    "rc, sync subscriber": lambda: runner_and_call(_count),
+    "rc, no subscriber": _rc(None),
+    "rc, async subscriber": _rc("async"),
+    "rc, sync subscriber": _rc("sync"),
 }
 
 
