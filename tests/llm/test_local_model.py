@@ -121,9 +121,23 @@ def test_threads_default_to_one_on_two_cores(monkeypatch: pytest.MonkeyPatch) ->
     assert local.default_threads() == 4
     monkeypatch.setenv("RC_LOCAL_THREADS", "3")
     assert local.default_threads() == 3
-    monkeypatch.setenv("RC_LOCAL_THREADS", "lots")
-    with pytest.raises(ValueError, match="RC_LOCAL_THREADS"):
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "²", " "])
+def test_a_bad_thread_count_in_the_environment_is_a_config_error_naming_it(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RC_LOCAL_THREADS", value)
+    if not value.strip():  # blank means unset
+        assert local.default_threads() >= 1
+        return
+    with pytest.raises(ConfigError, match="RC_LOCAL_THREADS") as caught:
         local.default_threads()
+    assert repr(value) in str(caught.value)
+    (tmp_path / local.MODEL_FILE).write_bytes(b"GGUF")
+    _fake_extra(monkeypatch, tmp_path)
+    with pytest.raises(ConfigError, match="RC_LOCAL_THREADS"):
+        local.LocalModel()
 
 
 # --- resolving a model by name -----------------------------------------------------
@@ -282,3 +296,25 @@ def test_the_real_local_model_calls_a_tool_and_answers(request: pytest.FixtureRe
     assert result.output.strip()
     assert result.usage.input_tokens > 0
     assert result.usage.output_tokens > 0
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("keep", [0.5, 0.01], ids=["half", "header-only"])
+def test_a_truncated_model_file_is_a_clear_error_not_a_crash(
+    keep: float, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if not _asked_for(request.config):
+        pytest.skip("opt-in: RC_LOCAL_MODEL=1 pytest -m local_model (or make test-local)")
+    pytest.importorskip("llama_cpp")
+    whole = local.bundled_model_file().read_bytes()
+    cut = tmp_path / "SmolLM2-cut.gguf"
+    cut.write_bytes(whole[: int(len(whole) * keep)])
+    model = local.LocalModel(cut)
+    try:
+        with pytest.raises(ProviderError, match="could not load") as caught:
+            rc.call_sync(_ask, model)
+    finally:
+        local.unload_local_models()
+    assert os.fspath(cut) in str(caught.value)
+    assert "damaged" in str(caught.value)

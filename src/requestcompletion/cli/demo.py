@@ -16,6 +16,7 @@ tokens, where the run was saved and the command that draws it.
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import threading
 import time
@@ -221,6 +222,14 @@ def run_demo(model: str | None = None, state_dir: str = ".covailence") -> int:
     llm = resolve_model(model) if model is not None else default_model()
     print(f"requestcompletion demo on {llm.provider} model {llm.model_name!r}")
     if isinstance(llm, LocalModel):
+        # A llama.cpp build that crashes is caught by the model's check process; should
+        # one crash here all the same, say where instead of dying in silence.
+        faulthandler.enable()
+        print(
+            f"  loading the model from {llm.settings.path} (the first time after an install, "
+            "a check process runs it once first)",
+            flush=True,
+        )
         started = time.perf_counter()
         asyncio.run(llm.load())
         print(f"  loaded the model in {_secs(time.perf_counter() - started)} (once per process)")

