@@ -6,14 +6,14 @@ does not raise: the process dies of SIGSEGV or SIGILL at the first matrix multip
 and takes the user's whole program with it, with nothing on the screen but
 "Segmentation fault". Such a crash cannot be caught in the process where it happens,
 so before a model file is first loaded with a given llama.cpp build, a child process
-loads it and computes one token. If the child dies by a signal, the parent raises a
+loads it, reads a short prompt and generates two tokens. If the child dies by a signal, the parent raises a
 `ProviderError` naming the signal and the one-line portable rebuild; if the child
 fails with a Python error (a damaged model file), that error is reported the same way.
 
 A passing check is remembered by a marker file in the user's cache folder
 (``$RC_CACHE_DIR``, else ``$XDG_CACHE_HOME/requestcompletion``, else
 ``~/.cache/requestcompletion``), keyed by the llama.cpp libraries (path, size, mtime),
-the model file and the Python interpreter: it costs about a second once per install,
+the model file and the Python interpreter: it costs a second or two once per install,
 and reinstalling llama-cpp-python checks again. ``RC_LOCAL_SELFCHECK=0`` skips it.
 """
 
@@ -40,13 +40,15 @@ PORTABLE_REBUILD = (
 )
 TIMEOUT = 300.0  # seconds: loading and one token take about one on a slow machine
 
-# Loads the model and computes one token: the first matrix multiply is where a
-# build made for the wrong CPU dies.
+# Loads the model, reads a prompt of a few dozen tokens as one batch and generates two:
+# both the batched matrix multiply (where a build for the wrong CPU dies: a one-token
+# prompt does not reach it) and the one-token step of generation.
 _CHILD = """
 import sys
 from llama_cpp import Llama
-llama = Llama(model_path=sys.argv[1], n_ctx=64, n_threads=1, n_threads_batch=1, verbose=False)
-llama.create_completion("Hi", max_tokens=1, temperature=0.0)
+llama = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False)
+prompt = llama.tokenize(b"Check that this build of llama.cpp runs: " * 6)
+llama.create_completion(prompt, max_tokens=2, temperature=0.0)
 """
 
 
