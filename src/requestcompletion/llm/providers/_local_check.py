@@ -6,8 +6,9 @@ does not raise: the process dies of SIGSEGV or SIGILL at the first matrix multip
 and takes the user's whole program with it, with nothing on the screen but
 "Segmentation fault". Such a crash cannot be caught in the process where it happens,
 so before a model file is first loaded with a given llama.cpp build, a child process
-loads it, reads a short prompt and generates two tokens. If the child dies by a signal, the parent raises a
-`ProviderError` naming the signal and the one-line portable rebuild; if the child
+loads it, reads a short prompt and generates two tokens. If the child dies by a
+signal, the parent raises a `ProviderError` naming the signal and the one-line
+portable rebuild; if the child
 fails with a Python error (a damaged model file), that error is reported the same way.
 
 A passing check is remembered by a marker file in the user's cache folder
