@@ -8,8 +8,8 @@ and takes the user's whole program with it, with nothing on the screen but
 so before a model file is first loaded with a given llama.cpp build, a child process
 loads it, reads a short prompt and generates two tokens. If the child dies by a
 signal, the parent raises a `ProviderError` naming the signal and the one-line
-portable rebuild; if the child
-fails with a Python error (a damaged model file), that error is reported the same way.
+portable rebuild; if it fails with a Python error (a damaged model file), that error
+is reported the same way.
 
 A passing check is remembered by a marker file in the user's cache folder
 (``$RC_CACHE_DIR``, else ``$XDG_CACHE_HOME/requestcompletion``, else
