@@ -77,15 +77,17 @@ def state_document(state: RCState, **run: Any) -> dict[str, Any]:
     """The saved form of a run: `run` adds run-level fields (outcome, config, resources)."""
     records = state.records
     t0 = state.t0
-    types: dict[str, int] = {}
+    # keyed by name as well as by module:qualname: two function_node(f, name=...) of one
+    # function (or a factory's inner function) share a key but are different nodes
+    types: dict[tuple[str, str], int] = {}
     type_list: list[list[str]] = []
 
     def type_index(record: NodeRecord) -> int:
-        key = record.spec.key
-        index = types.get(key)
+        spec = record.spec
+        index = types.get((spec.name, spec.key))
         if index is None:
-            index = types[key] = len(type_list)
-            type_list.append([record.spec.name, key])
+            index = types[spec.name, spec.key] = len(type_list)
+            type_list.append([spec.name, spec.key])
         return index
 
     def us(t: float | None) -> int | None:
