@@ -33,7 +33,7 @@ from .observability.logging import RunLogging
 from .pubsub.events import Event, FatalFailure, RunFinished, RunStarted, Streamed
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
-from .state.records import NodeRecord
+from .state.records import NodeRecord, error_text
 from .state.state import RCState
 
 __all__ = ["Runner", "Session"]
@@ -174,7 +174,10 @@ class Runner:
             raise
         if self._loop_runner is None:
             self._loop_runner = asyncio.Runner()
-        return self._loop_runner.run(coro, context=contextvars.copy_context())
+        ok, value = self._loop_runner.run(_boxed(coro), context=contextvars.copy_context())
+        if not ok:
+            raise value
+        return value
 
     async def request(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A top-level request, in a task of its own, under the runner's timeout; its output."""
@@ -233,7 +236,7 @@ class Runner:
     def cancel_reason(self) -> str:
         """Why running nodes are being cancelled now."""
         if self.fatal is not None:
-            return f"the run ended: {type(self.fatal).__name__}: {self.fatal}"
+            return f"the run ended: {error_text(self.fatal)}"  # safe from a raising __str__
         return "cancelled"
 
     def cancel(self, node_id: int) -> bool:
@@ -368,8 +371,9 @@ class Runner:
     def _save(self) -> None:
         target = Path(self.config.state_dir) / f"{self.run_id}.json"
         try:
-            self.saved_to = self.info.save(target)
-        except (OSError, TypeError, ValueError) as error:
+            # overwrite=False: a second runner with this run_identifier gets {id}.2.json
+            self.saved_to = self.info.save(target, overwrite=False)
+        except Exception as error:  # saving must never turn a run's end into a crash
             warnings.warn(
                 f"could not save run {self.run_id!r} to {os.fspath(target)!r}: {error}. "
                 f"The run's result is unaffected; set state_dir to a writable folder "
@@ -421,6 +425,17 @@ class Runner:
 
 
 Session = Runner
+
+
+async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """(True, result) or (False, the exception): the main task never ends with a user's
+    exception, because asyncio.Runner formats its task's repr (and so the exception's)
+    when it restores the SIGINT handler: a raising __repr__ then broke the run and left
+    asyncio's handler installed. Cancellation and KeyboardInterrupt pass through."""
+    try:
+        return True, await coro
+    except Exception as exc:
+        return False, exc
 
 
 def _root_of(record: NodeRecord) -> NodeRecord:

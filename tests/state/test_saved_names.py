@@ -62,7 +62,9 @@ def test_names_survive_save_and_load(tmp_path: Path) -> None:
     assert keys["loud"] == keys["louder"]
 
 
-def test_show_prints_each_nodes_own_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_prints_each_nodes_own_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with rc.Runner(run_identifier="names", state_dir=tmp_path, logging_setting="NONE") as r:
         r.run_sync(workflow)
     assert main(["show", "names", "--state-dir", str(tmp_path)]) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,14 +200,53 @@ class ExecutionInfo:
         return document
 
     def to_json(self) -> str:
-        """The run in the saved-file format (see `requestcompletion.state.persistence`)."""
-        return dumps(self.to_document())
+        """The run in the saved-file format (see `requestcompletion.state.persistence`).
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the run to `path` atomically; return the path."""
+        Never raises for a value a node returned or raised: what JSON cannot hold is
+        tagged in place, and a `RuntimeWarning` names what could not be stored as it was.
+        """
+        text, problems = dumps(self.to_document())
+        self._warn_unstored(problems)
+        return text
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write the run to `path` atomically; return the path written.
+
+        Args:
+            path: the file to write.
+            overwrite: replace a file already at `path` (the default). With False (what
+                a runner does on close), an existing file is kept and the run goes to
+                `{stem}.2.json` (or the next free number), with a `RuntimeWarning`.
+
+        Raises:
+            OSError: the file could not be written.
+        """
         target = Path(path)
-        write_atomic(target, self.to_json())
-        return target
+        text, problems = dumps(self.to_document())
+        written = write_atomic(target, text, overwrite=overwrite)
+        if written != target:
+            warnings.warn(
+                f"run {self.run_id!r}: {os.fspath(target)!r} already holds a saved run (another "
+                f"runner with the same run_identifier?), so this run was saved to "
+                f"{os.fspath(written)!r} instead and neither is lost; give each runner its "
+                f"own run_identifier",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self._warn_unstored(problems)
+        return written
+
+    def _warn_unstored(self, problems: list[str]) -> None:
+        if not problems:
+            return
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        warnings.warn(
+            f"run {self.run_id!r}: some values could not be stored as they were, and the "
+            f"rest of the run is saved: {shown}{more}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ExecutionInfo:

@@ -4,73 +4,84 @@ The file holds one column per node field (a list of every node's type, parent,
 status, times, inputs, output) rather than one object per node: the field names
 are written once, so the file is smaller than a dict per node and quicker to
 write. Times are integer microseconds since the run started. Values JSON cannot
-hold (objects, bytes, NaN, cycles) are written as a tagged repr
-`{"$type": ..., "$repr": ...}`; nothing is ever pickled. Writing goes to a
+hold are tagged in place (`{"$type": ..., "$repr": ...}` or `"$value"`; see
+`_encode`), so a NaN deep in an output leaves the rest of it data; nothing is
+ever pickled. Writing goes to a
 temporary file in the same folder, renamed over the target, so a crash never
 leaves half a file.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
-import math
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import SavedRunError
+from ._encode import Encoder
 from .records import ErrorInfo, NodeRecord
 from .state import RCState
 
-__all__ = ["SCHEMA_VERSION", "dumps", "load_state", "state_document", "write_atomic"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "SCHEMA_VERSION",
+    "dumps",
+    "load_state",
+    "state_document",
+    "write_atomic",
+]
 
 SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""Loading refuses larger files (a saved run is data to look at, not a data store)."""
 _COLUMNS = ("type", "parent", "status", "start_us", "end_us", "start_step", "end_step")
 _VALUE_COLUMNS = ("args", "kwargs", "output")
 
 
-def _tag(value: Any) -> Any:
-    """json's `default`: a pydantic model as its JSON dump, anything else as a tagged repr."""
-    kind = f"{type(value).__module__}.{type(value).__qualname__}"
-    dump = getattr(value, "model_dump", None)
-    if dump is not None and "pydantic" in sys.modules:
-        try:
-            return {"$type": kind, "$value": dump(mode="json")}
-        except Exception:
-            pass
-    try:
-        text = repr(value)
-    except Exception as exc:  # a repr that raises must not lose the run
-        text = f"<unrepresentable: {type(exc).__name__}>"
-    return {"$type": kind, "$repr": text[:20_000]}
+def dumps(document: dict[str, Any]) -> tuple[str, list[str]]:
+    """The document as compact JSON, and what could not be stored as it was.
 
-
-def _safe(value: Any) -> Any:
-    """`value` if json can write it exactly, else its tagged repr (for NaN, cycles, odd keys)."""
+    Values JSON cannot hold are tagged in place (see `_encode`), never lost and never
+    raised. Most runs hold only plain data and take the C encoder's path; the first
+    value it refuses (NaN, a cycle, a huge int, an odd key, deep nesting), or a text
+    over `MAX_FILE_BYTES`, sends the whole document through the encoder, section by
+    section, which applies its size limits and names the place of each problem.
+    """
+    encoder = Encoder()
     try:
-        json.dumps(value, default=_tag, allow_nan=False)
-        return value
+        text = json.dumps(
+            document,
+            default=functools.partial(encoder.value, where="a value"),
+            allow_nan=False,
+            separators=(",", ":"),
+        )
+        if not encoder.problems and len(text) <= MAX_FILE_BYTES:  # ASCII: chars are bytes
+            return text, []
     except (ValueError, TypeError, RecursionError):
-        if isinstance(value, float) and not math.isfinite(value):
-            return {"$type": "float", "$repr": repr(value)}
-        return _tag(value)
+        pass
+    encoder = Encoder()
+    plain = {key: _section(encoder, key, value) for key, value in document.items()}
+    text = json.dumps(plain, allow_nan=False, separators=(",", ":"))
+    if len(text) > MAX_FILE_BYTES:
+        encoder.problems.append(
+            f"the file is {len(text):,} bytes, over the {MAX_FILE_BYTES:,} that loading accepts"
+        )
+    return text, encoder.problems
 
 
-def dumps(document: dict[str, Any]) -> str:
-    """The document as compact JSON; values JSON cannot hold are tagged, never lost."""
-    try:
-        return json.dumps(document, default=_tag, allow_nan=False, separators=(",", ":"))
-    except (ValueError, TypeError, RecursionError):
-        pass  # some value is NaN, cyclic or has odd keys: tag each value on its own
-    nodes = document["nodes"]
-    for column in _VALUE_COLUMNS:
-        nodes[column] = [_safe(v) for v in nodes[column]]
-    document["streamed"] = [[n, t, _safe(item)] for n, t, item in document["streamed"]]
-    document["extras"] = {k: _safe(v) for k, v in document["extras"].items()}
-    document["config"] = {k: _safe(v) for k, v in document["config"].items()}
-    return json.dumps(document, default=_tag, allow_nan=False, separators=(",", ":"))
+def _section(encoder: Encoder, key: str, value: Any) -> Any:
+    if key == "nodes" and isinstance(value, dict):
+        return {
+            column: [encoder.value(v, f"node {i} {column}") for i, v in enumerate(values)]
+            for column, values in value.items()
+        }
+    if key == "streamed" and isinstance(value, list):
+        return [encoder.value(item, f"streamed item {i}") for i, item in enumerate(value)]
+    return encoder.value(value, key)
 
 
 def state_document(state: RCState, **run: Any) -> dict[str, Any]:
@@ -124,20 +135,45 @@ def _error_dict(error: BaseException | ErrorInfo) -> dict[str, str]:
     return {"type": info.type, "message": info.message, "traceback": info.traceback}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
+def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> Path:
+    """Write `text` to `path` through a temporary file and a rename; return where it went.
+
+    With `overwrite=False` an existing file is never replaced: the text goes to the
+    first free `{stem}.{n}{suffix}` (n = 2, 3, ...). A hard link claims the name, so
+    two processes saving at once cannot both take it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+            return path
+        return _claim(Path(tmp), path)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _claim(tmp: Path, path: Path) -> Path:
+    for n in itertools.count(1):
+        target = path if n == 1 else path.with_name(f"{path.stem}.{n}{path.suffix}")
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: check, then rename
+            if target.exists():
+                continue
+            os.replace(tmp, target)
+            return target
+        os.unlink(tmp)
+        return target
+    raise AssertionError("unreachable")  # pragma: no cover - count() never ends
 
 
 class SavedType:

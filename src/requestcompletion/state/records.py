@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Edge", "ErrorInfo", "NodeInfo", "NodeRecord", "Stamp", "Status"]
+__all__ = ["Edge", "ErrorInfo", "NodeInfo", "NodeRecord", "Stamp", "Status", "error_text"]
 
 Status = Literal["running", "succeeded", "failed", "cancelled"]
 
@@ -81,6 +81,12 @@ class NodeRecord:
         return f"<NodeRecord {self.id} {self.name} {self.status}>"
 
 
+def error_text(error: BaseException) -> str:
+    """``"Type: message"`` for `error`; never raises, even when its str() does."""
+    info = ErrorInfo.of(error)
+    return f"{info.type}: {info.message}" if info.message else info.type
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """An error as recorded: exception type name, message and formatted traceback."""
@@ -91,10 +97,22 @@ class ErrorInfo:
 
     @classmethod
     def of(cls, error: BaseException | ErrorInfo) -> ErrorInfo:
+        """The record of `error`; never raises, even for an exception whose str() does."""
         if isinstance(error, ErrorInfo):
             return error
-        text = "".join(traceback.format_exception(error))
-        return cls(type(error).__qualname__, str(error), text)
+        kind = type(error).__qualname__
+        try:
+            message = str(error)
+        except Exception as exc:  # the run's record must survive a broken __str__
+            message = f"<str() of the {kind} raised {type(exc).__name__}>"
+        return cls(kind, message, _traceback_of(error))
+
+
+def _traceback_of(error: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(error))
+    except Exception as exc:  # a broken __str__ in a chained cause, say
+        return f"<the traceback could not be formatted: {type(exc).__name__}>"
 
 
 @dataclass(frozen=True, slots=True)
