@@ -87,6 +87,12 @@ async def fail_beside_a_sibling() -> None:
         group.create_task(rc.call(raise_unprintable))
 
 
+def run_beside_a_neighbour(folder: Path, run_id: str, value: Any) -> None:
+    with rc.Runner(run_identifier=run_id, state_dir=folder, **QUIET) as runner:
+        runner.run_sync(give, "neighbour")
+        runner.run_sync(give, value)
+
+
 def saved(folder: Path, run_id: str) -> dict[str, Any]:
     return json.loads((folder / f"{run_id}.json").read_text(), parse_constant=_refuse)  # type: ignore[no-any-return]
 
@@ -228,12 +234,8 @@ def test_what_cannot_be_stored_is_cut_in_place_with_a_warning(
     monkeypatch.setattr(_encode, "MAX_STRING", 1_000)
     monkeypatch.setattr(_encode, "MAX_ITEMS", 30 if problem.startswith("more") else 10_000)
     monkeypatch.setattr(persistence, "MAX_FILE_BYTES", 100)  # past the C encoder's path
-    with (
-        pytest.warns(RuntimeWarning) as caught,
-        rc.Runner(run_identifier="cut", state_dir=tmp_path, **QUIET) as runner,
-    ):
-        runner.run_sync(give, "neighbour")
-        runner.run_sync(give, value)
+    with pytest.warns(RuntimeWarning) as caught:
+        run_beside_a_neighbour(tmp_path, "cut", value)
     monkeypatch.undo()
     message = str(caught[0].message)
     assert message.startswith("run 'cut': some values could not be stored as they were")
