@@ -561,7 +561,7 @@ def test_load_of_bytes_that_are_not_utf8(tmp_path: Path) -> None:
 
 
 def test_load_of_a_folder(tmp_path: Path) -> None:
-    with pytest.raises(rc.SavedRunError, match="cannot read"):
+    with pytest.raises(rc.SavedRunError, match="not a regular file"):
         rc.ExecutionInfo.load(tmp_path)
 
 

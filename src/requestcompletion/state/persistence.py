@@ -16,13 +16,16 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import SavedRunError
 from ._encode import Encoder
+from ._validate import COLUMNS, check_document
 from .records import ErrorInfo, NodeRecord
 from .state import RCState
 
@@ -38,8 +41,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Loading refuses larger files (a saved run is data to look at, not a data store)."""
-_COLUMNS = ("type", "parent", "status", "start_us", "end_us", "start_step", "end_step")
-_VALUE_COLUMNS = ("args", "kwargs", "output")
 
 
 def dumps(document: dict[str, Any]) -> tuple[str, list[str]]:
@@ -188,49 +189,101 @@ class SavedType:
 def load_state(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]:
     """Read a saved run back: the rebuilt state and the run-level fields of the file.
 
+    Only regular files of at most `MAX_FILE_BYTES` are read (a FIFO or a link to a
+    device is refused at once, never waited on), and the whole document is checked
+    before the state is built, so neither loading nor any view of the run can fail
+    on what the file holds.
+
     Raises:
-        SavedRunError: the file is missing, not JSON, not a run, or from a newer version.
+        SavedRunError: the file is missing, not a regular file, too large, not JSON,
+            not a run, malformed (naming the field), or from a newer version.
     """
     where = os.fspath(path)
-    try:
-        with open(where, encoding="utf-8") as file:
-            document = json.load(file)
-    except FileNotFoundError:
-        raise SavedRunError(f"no saved run at {where!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SavedRunError(f"cannot read {where!r}: {exc}") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise SavedRunError(f"{where!r} is not valid JSON ({exc}); the file is corrupt") from None
+    document = _parse(_read(where), where)
     if not isinstance(document, dict) or "schema_version" not in document:
         raise SavedRunError(f"{where!r} is JSON but not a saved requestcompletion run")
     version = document["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if type(version) is not int or version > SCHEMA_VERSION:
         raise SavedRunError(
-            f"{where!r} was saved with schema version {version!r}, newer than this "
-            f"requestcompletion understands ({SCHEMA_VERSION}); upgrade requestcompletion"
+            f"{where!r} was saved with schema version {str(version)[:40]!r}, not one this "
+            f"requestcompletion understands (1 to {SCHEMA_VERSION}); upgrade requestcompletion"
         )
+    check_document(document, where)
+    return _rebuild(document), document
+
+
+def _read(where: str) -> bytes:
     try:
-        return _rebuild(document), document
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
-        raise SavedRunError(f"{where!r} is not a well-formed saved run: {exc!r}") from None
+        # O_NONBLOCK: should a FIFO replace the file after the check, open() still returns
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SavedRunError(f"no saved run at {where!r}") from None
+    except OSError as exc:
+        raise SavedRunError(f"cannot read {where!r}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SavedRunError(
+                f"{where!r} is not a regular file (a folder, a pipe or a device); "
+                f"a saved run is a .json file"
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            raise SavedRunError(
+                f"{where!r} is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,} a saved "
+                f"run may have (persistence.MAX_FILE_BYTES); it is not a run this library wrote"
+            )
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                break
+    except OSError as exc:
+        raise SavedRunError(f"cannot read {where!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_FILE_BYTES:  # it grew while we read
+        raise SavedRunError(f"{where!r} is over the {MAX_FILE_BYTES:,} bytes a saved run may have")
+    return data
+
+
+def _parse(data: bytes, where: str) -> Any:
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):  # 1e400: the saver never writes one
+            raise ValueError(f"the number {text[:40]} is out of range")
+        return value
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=refuse)
+    except UnicodeDecodeError as exc:
+        raise SavedRunError(
+            f"{where!r} is not UTF-8 text ({exc.reason}); the file is corrupt"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # also JSONDecodeError, and 4300+ digit ints
+        raise SavedRunError(f"{where!r} is not valid JSON ({exc}); the file is corrupt") from None
 
 
 def _rebuild(document: dict[str, Any]) -> RCState:
+    """The state of a document `check_document` accepted."""
     from ..pubsub.publisher import RCPublisher
 
     state = RCState(document["run_id"], RCPublisher(document["run_id"]))
     state.t0, state.wall0 = 0.0, float(document["started_at"])
     types = [SavedType(name, key) for name, key in document["types"]]
     nodes = document["nodes"]
-    columns = [nodes[name] for name in (*_COLUMNS, *_VALUE_COLUMNS)]
     records = state.records
     for i, (kind, parent, status, start, end, s_step, e_step, args, kwargs, output) in enumerate(
-        zip(*columns, strict=True)
+        zip(*(nodes[name] for name in COLUMNS), strict=True)
     ):
         record = NodeRecord(
             i,
             types[kind],
-            tuple(args) if isinstance(args, list) else args,
+            tuple(args),
             kwargs,
             None if parent is None else records[parent],
             start / 1e6,
