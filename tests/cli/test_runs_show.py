@@ -43,15 +43,17 @@ def test_runs_in_an_empty_folder_says_how_to_make_one(
     assert "requestcompletion demo" in capsys.readouterr().out
 
 
-def test_runs_skips_an_unreadable_file_with_a_note(
+def test_runs_lists_an_unreadable_file_as_such(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (state_dir / "broken.json").write_text("{not json")
     assert main(["runs", "--state-dir", str(state_dir)]) == 0
     captured = capsys.readouterr()
     assert "cli-demo-scripted-v1" in captured.out
-    assert "broken.json" in captured.err
-    assert "Traceback" not in captured.err
+    row = next(line for line in captured.out.splitlines() if "broken.json" in line)
+    assert "unreadable" in row
+    assert "not valid JSON" in captured.out
+    assert "Traceback" not in captured.out + captured.err
 
 
 def test_show_draws_the_call_tree(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

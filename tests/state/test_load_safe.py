@@ -18,37 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fuzzed_runs
 import requestcompletion as rc
 from requestcompletion.state import persistence
-
-QUIET: dict[str, Any] = {"logging_setting": "NONE"}
-
-
-async def leaf(x: int) -> int:
-    if x < 0:
-        raise ValueError(f"negative {x}")
-    await rc.stream({"x": x})
-    return x
-
-
-async def root() -> list[int]:
-    try:
-        await rc.call(leaf, -1)
-    except ValueError:
-        pass
-    return [await rc.call(leaf, 1), await rc.call(leaf, 2)]
 
 
 @pytest.fixture(scope="module")
 def good_document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("good")
-    with rc.Runner(run_identifier="good", state_dir=folder, **QUIET) as runner:
-        runner.run_sync(root)
-        runner.state.extras[1] = {  # what an agent node records
-            "llm": {"model": "m", "input_tokens": 3, "output_tokens": 4, "cost": 0.5}
-        }
-    document: dict[str, Any] = json.loads((folder / "good.json").read_text())
-    return document
+    return fuzzed_runs.good_document(tmp_path_factory.mktemp("good"))
 
 
 def every_view(info: rc.ExecutionInfo) -> list[Any]:
@@ -83,56 +60,16 @@ def test_a_good_file_has_every_view(tmp_path: Path, good_document: dict[str, Any
 
 # --- any field replaced by any value ---------------------------------------------------
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            paths += _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            paths += _paths(item, (*prefix, index))
-    return paths
-
-
-def _replace(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    copy = json.loads(json.dumps(document))
-    holder = copy
-    for step in path[:-1]:
-        holder = holder[step]
-    holder[path[-1]] = value
-    return copy
-
 
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(data=st.data(), value=JSON_VALUES)
+@given(data=st.data())
 def test_any_field_replaced_by_any_value(
-    tmp_path: Path, good_document: dict[str, Any], data: st.DataObject, value: Any
+    tmp_path: Path, good_document: dict[str, Any], data: st.DataObject
 ) -> None:
-    paths = _paths(good_document)
-    path = data.draw(st.sampled_from(paths[1:]))
-    changed = _replace(good_document, path, value)
-    if data.draw(st.booleans()) and isinstance(changed, dict):  # or a field dropped
-        key = data.draw(st.sampled_from(sorted(changed)))
-        changed.pop(key)
     target = tmp_path / "fuzzed.json"
-    target.write_text(json.dumps(changed))
+    target.write_text(json.dumps(data.draw(fuzzed_runs.broken_documents(good_document))))
     load_and_view(target)
 
 

@@ -20,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["clean", "main"]
 
 DEFAULT_STATE_DIR = ".covailence"
 
@@ -106,13 +106,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("requestcompletion: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug of ours: one line and a way to report it, no traceback
+        if args.command == "demo":
+            raise  # the demo runs user-facing code whose traceback is the useful report
+        return fail(f"internal error ({type(error).__name__}: {error}); please report it")
 
 
 def fail(error: BaseException | str) -> int:
     """Print `error` as one line on stderr; return the exit code for it."""
     text = error if isinstance(error, str) else str(error) or type(error).__name__
-    print(f"requestcompletion: error: {' '.join(text.split())}", file=sys.stderr)
+    print(f"requestcompletion: error: {clean(' '.join(text.split()))}", file=sys.stderr)
     return 1
+
+
+def clean(text: str) -> str:
+    """`text` with every non-printable character escaped (``\\x1b``, ``\\x07``,
+    ``\\u202e``): saved text is shown, never obeyed by the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

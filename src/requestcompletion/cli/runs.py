@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
+from . import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from ..state.records import NodeInfo
 
@@ -33,41 +35,62 @@ _OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "timeout": "red", "canc
 
 
 def list_runs(state_dir: str) -> int:
-    """Print a table of the runs in `state_dir`, oldest first; return the exit code."""
+    """Print a table of the runs in `state_dir`, oldest first; return the exit code.
+
+    A file that cannot be loaded is listed as unreadable, with the reason; a symlink
+    pointing outside the folder is listed as not followed (it is never read).
+    """
     from rich.table import Table
+    from rich.text import Text
 
     folder = Path(state_dir)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     loaded: list[ExecutionInfo] = []
+    unreadable: list[tuple[str, str]] = []
     for path in files:
         try:
-            loaded.append(ExecutionInfo.load(path))
+            loaded.append(ExecutionInfo.load(_inside(path, folder)))
         except SavedRunError as error:
-            print(f"requestcompletion: skipped {error}", file=sys.stderr)
+            unreadable.append((path.name, str(error)))
     console = _console()
-    if not loaded:
-        console.print(
-            f"No saved runs in {os.fspath(folder)!r}. Make one with: requestcompletion demo"
-        )
+    if not loaded and not unreadable:
+        where = clean(os.fspath(folder))
+        console.print(Text(f"No saved runs in {where!r}. Make one with: requestcompletion demo"))
         return 0
     loaded.sort(key=lambda info: info.run_fields.get("started_at") or 0.0)
-    table = Table(title=f"Saved runs in {os.fspath(folder)}", title_justify="left")
+    table = Table(title=Text(f"Saved runs in {clean(os.fspath(folder))}"), title_justify="left")
     for column in ("run id", "started", "duration", "outcome", "nodes", "tokens"):
         table.add_column(column, justify="right" if column in ("nodes", "tokens") else "left")
     for info in loaded:
         fields = info.run_fields
-        outcome = str(fields.get("outcome") or "unfinished")
+        outcome = clean(str(fields.get("outcome") or "unfinished"))
         table.add_row(
-            info.run_id,
+            Text(clean(info.run_id)),
             _when(fields.get("started_at")),
             _seconds(_duration(fields)),
-            f"[{_OUTCOME_STYLE.get(outcome, 'white')}]{outcome}[/]",
+            Text(outcome, style=_OUTCOME_STYLE.get(outcome, "white")),
             str(len(info.nodes)),
             _tokens(info.usage),
         )
+    for name, _ in unreadable:
+        table.add_row(Text(clean(name)), "", "", Text("unreadable", style="red"), "", "")
     console.print(table)
+    for name, reason in unreadable:
+        console.print(Text(f"unreadable {clean(name)}: {clean(reason)}", style="dim"))
     console.print("Look at one with: requestcompletion show <run id>")
     return 0
+
+
+def _inside(path: Path, folder: Path) -> Path:
+    """`path` if it resolves inside `folder`: a symlink out of the state folder is not followed."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(folder.resolve()):
+            raise SavedRunError(
+                f"{os.fspath(path)!r} is a symlink to {os.fspath(target)!r}, outside the state "
+                f"folder; not followed (give its path to `show` to read it anyway)"
+            )
+    return path
 
 
 def find_run(run: str, state_dir: str) -> Path:
@@ -84,10 +107,10 @@ def find_run(run: str, state_dir: str) -> Path:
     folder = Path(state_dir)
     exact = folder / f"{run}.json"
     if exact.is_file():
-        return exact
+        return _inside(exact, folder)
     matches = sorted(folder.glob(f"{_glob_escape(run)}*.json")) if folder.is_dir() else []
     if len(matches) == 1:
-        return matches[0]
+        return _inside(matches[0], folder)
     if len(matches) > 1:
         names = ", ".join(m.stem for m in matches[:5])
         raise SavedRunError(f"{run!r} matches several runs ({names}); give more of the id")
@@ -99,16 +122,18 @@ def find_run(run: str, state_dir: str) -> Path:
 
 def show_run(run: str, state_dir: str) -> int:
     """Draw the call tree of a saved run; return the exit code."""
+    from rich.text import Text
     from rich.tree import Tree
 
     info = ExecutionInfo.load(find_run(run, state_dir))
     fields = info.run_fields
-    outcome = str(fields.get("outcome") or "unfinished")
-    style = _OUTCOME_STYLE.get(outcome, "white")
-    header = (
-        f"[bold]run {info.run_id}[/] · [{style}]{outcome}[/] · started "
-        f"{_when(fields.get('started_at'))} · {_seconds(_duration(fields))} · "
-        f"{len(info.nodes)} nodes · {_tokens(info.usage)} tokens"
+    outcome = clean(str(fields.get("outcome") or "unfinished"))
+    header = Text.assemble(
+        (f"run {clean(info.run_id)}", "bold"),
+        " · ",
+        (outcome, _OUTCOME_STYLE.get(outcome, "white")),
+        f" · started {_when(fields.get('started_at'))} · {_seconds(_duration(fields))} · "
+        f"{len(info.nodes)} nodes · {_tokens(info.usage)} tokens",
     )
     tree = Tree(header)
     branches: dict[int, Tree] = {}
@@ -116,33 +141,41 @@ def show_run(run: str, state_dir: str) -> int:
         parent = branches.get(node.parent_id) if node.parent_id is not None else None
         branches[node.id] = (parent or tree).add(_label(node))
     if not info.nodes:
-        tree.add("[dim](no nodes ran)[/]")
+        tree.add(Text("(no nodes ran)", style="dim"))
     _console().print(tree)
     return 0
 
 
-def _label(node: NodeInfo) -> str:
-    from rich.markup import escape
+def _label(node: NodeInfo) -> Text:
+    """One node's line, built as rich Text: saved strings are never read as markup."""
+    from rich.text import Text
 
     icon, colour = _STATUS.get(node.status, ("?", "white"))
-    parts = [f"[{colour}]{icon}[/] [bold]{escape(node.name)}[/] [dim]#{node.id}[/]"]
-    parts.append(f"[{colour}]{node.status}[/]")
+    parts: list[str | tuple[str, str]] = [
+        (icon, colour),
+        " ",
+        (clean(node.name), "bold"),
+        " ",
+        (f"#{node.id}", "dim"),
+        "  ",
+        (node.status, colour),
+    ]
     if node.end is not None:
-        parts.append(_seconds(node.end - node.start))
+        parts.append(f"  {_seconds(node.end - node.start)}")
     llm = (node.extras or {}).get("llm")
     if isinstance(llm, dict):
         parts.append(
-            f"{llm.get('input_tokens') or 0}→{llm.get('output_tokens') or 0} tokens"
-            f" ({escape(str(llm.get('model', '?')))})"
+            f"  {llm.get('input_tokens') or 0}→{llm.get('output_tokens') or 0} tokens"
+            f" ({_clip(str(llm.get('model', '?')))})"
         )
     inputs = _short([*node.args, *(f"{k}={v!r}" for k, v in node.kwargs.items())])
     if inputs:
-        parts.append(f"[dim]in: {escape(inputs)}[/]")
+        parts.append(("  in: " + inputs, "dim"))
     if node.error is not None:
-        parts.append(f"[red]{escape(node.error.type)}: {escape(_clip(node.error.message))}[/]")
+        parts.append((f"  {_clip(node.error.type)}: {_clip(node.error.message)}", "red"))
     elif node.status == "succeeded":
-        parts.append(f"[dim]out: {escape(_clip(_output(node.output)))}[/]")
-    return "  ".join(parts)
+        parts.append(("  out: " + _clip(_output(node.output)), "dim"))
+    return Text.assemble(*parts)
 
 
 def _console() -> Console:
@@ -167,7 +200,7 @@ def _short(values: list[Any]) -> str:
 
 
 def _clip(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
+    text = clean(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -181,7 +214,10 @@ def _duration(fields: dict[str, Any]) -> float | None:
 def _when(timestamp: Any) -> str:
     if not isinstance(timestamp, int | float):
         return "?"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    except (OverflowError, OSError, ValueError):  # a year the C library cannot show
+        return "?"
 
 
 def _seconds(value: float | None) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import ExecutorConfig
 from ..pubsub import events as ev
 from ..pubsub.publisher import RCPublisher
+from ..state.records import error_text
 
 __all__ = ["RunLogging"]
 
@@ -41,6 +42,19 @@ def _short(text: Any, limit: int = 200) -> str:
     except Exception:
         out = "<unrepresentable>"
     return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+_MAX_LINE = 2_000
+
+
+def _one_line(text: str) -> str:
+    """`text` as one log line: user data cannot forge a line (newlines and other control
+    characters escaped) nor flood the log (cut; the saved run keeps the whole text)."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= _MAX_LINE:
+        return text
+    return f"{text[:_MAX_LINE]}… ({len(text) - _MAX_LINE:,} more characters in the saved run)"
 
 
 class _RunFilter(logging.Filter):
@@ -105,7 +119,7 @@ class RunLogging:
         """Write one event as a log line (runs on the subscriber's thread)."""
         level, message = self.describe(event)
         if level >= self.level:
-            logger.log(level, message, extra=self.extra)
+            logger.log(level, _one_line(message), extra=self.extra)
 
     def describe(self, event: ev.Event) -> tuple[int, str]:
         who = f"{event.node_name} (node {event.node_id})"
@@ -121,14 +135,14 @@ class RunLogging:
                 return logging.INFO, f"{who} succeeded in {duration * 1000:.2f} ms{result}"
             case ev.RequestFailed(error=error, duration=duration):
                 return logging.WARNING, (
-                    f"{who} failed after {duration * 1000:.2f} ms: {type(error).__name__}: {error}"
+                    f"{who} failed after {duration * 1000:.2f} ms: {error_text(error)}"
                 )
             case ev.RequestCreationFailed(error=error):
                 return logging.WARNING, f"{who} could not be created: {error}"
             case ev.RequestCancelled(reason=reason, duration=duration):
                 return logging.INFO, f"{who} cancelled after {duration * 1000:.2f} ms ({reason})"
             case ev.FatalFailure(error=error):
-                return logging.ERROR, f"the run ended because of {type(error).__name__}: {error}"
+                return logging.ERROR, f"the run ended because of {error_text(error)}"
             case ev.RunStarted():
                 return logging.INFO, f"run {event.run_id} started"
             case ev.RunFinished(outcome=outcome):
