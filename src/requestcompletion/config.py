@@ -85,7 +85,8 @@ class ExecutorConfig:
         run_identifier: the run's id and saved file name; 1-128 of letters, digits,
             ".", "_", "-", not starting with "."; default a fresh uuid4.
         prompt_injection: fill `{name}` placeholders in agent prompts from `rc.context`.
-        save_state: write `{state_dir}/{run_identifier}.json` when the runner closes.
+        save_state: write `{state_dir}/{run_identifier}.json` when the runner closes
+            (never over another run's file: a taken name gives `{run_identifier}.2.json`).
         state_dir: the folder saved runs go to.
         execution_mode: where nodes without a mode of their own run: "asyncio",
             "threads" or "distributed"; None (default) picks by the kind of

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import requestcompletion as rc
+from requestcompletion.cli import main
 from requestcompletion.state import _encode, persistence
 
 QUIET: dict[str, Any] = {"logging_setting": "NONE"}
@@ -268,7 +269,9 @@ def test_an_error_inside_the_saver_is_a_warning_naming_the_run(
     assert info.answer == 1
 
 
-def test_two_runners_with_one_run_identifier_keep_both_files(tmp_path: Path) -> None:
+def test_two_runners_with_one_run_identifier_keep_both_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with rc.Runner(run_identifier="twin", state_dir=tmp_path, **QUIET) as first:
         first.run_sync(give, "first")
     with pytest.warns(RuntimeWarning, match=r"'twin'.*already holds a saved run.*twin\.2\.json"):  # noqa: SIM117
@@ -284,6 +287,12 @@ def test_two_runners_with_one_run_identifier_keep_both_files(tmp_path: Path) -> 
         rc.ExecutionInfo.load(p).answer for p in (first.saved_to, second.saved_to, third.saved_to)
     ]
     assert answers == ["first", "second", "third"]
+    assert main(["runs", "--state-dir", str(tmp_path)]) == 0  # each row says its file
+    out = capsys.readouterr().out
+    assert "twin (twin.2)" in out
+    assert "twin (twin.3)" in out
+    assert main(["show", "twin.2", "--state-dir", str(tmp_path)]) == 0
+    assert "out: second" in capsys.readouterr().out
 
 
 async def test_two_open_runners_with_one_run_identifier(tmp_path: Path) -> None:

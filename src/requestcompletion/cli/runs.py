@@ -45,11 +45,11 @@ def list_runs(state_dir: str) -> int:
 
     folder = Path(state_dir)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    loaded: list[ExecutionInfo] = []
+    loaded: list[tuple[Path, ExecutionInfo]] = []
     unreadable: list[tuple[str, str]] = []
     for path in files:
         try:
-            loaded.append(ExecutionInfo.load(_inside(path, folder)))
+            loaded.append((path, ExecutionInfo.load(_inside(path, folder))))
         except SavedRunError as error:
             unreadable.append((path.name, str(error)))
     console = _console()
@@ -57,15 +57,17 @@ def list_runs(state_dir: str) -> int:
         where = clean(os.fspath(folder))
         console.print(Text(f"No saved runs in {where!r}. Make one with: requestcompletion demo"))
         return 0
-    loaded.sort(key=lambda info: info.run_fields.get("started_at") or 0.0)
+    loaded.sort(key=lambda entry: entry[1].run_fields.get("started_at") or 0.0)
     table = Table(title=Text(f"Saved runs in {clean(os.fspath(folder))}"), title_justify="left")
     for column in ("run id", "started", "duration", "outcome", "nodes", "tokens"):
         table.add_column(column, justify="right" if column in ("nodes", "tokens") else "left")
-    for info in loaded:
+    for path, info in loaded:
         fields = info.run_fields
+        # a second run saved under a taken id (<id>.2.json): say which file, for `show`
+        where = "" if path.stem == info.run_id else f" ({path.stem})"
         outcome = clean(str(fields.get("outcome") or "unfinished"))
         table.add_row(
-            Text(clean(info.run_id)),
+            Text(clean(info.run_id + where)),
             _when(fields.get("started_at")),
             _seconds(_duration(fields)),
             Text(outcome, style=_OUTCOME_STYLE.get(outcome, "white")),
