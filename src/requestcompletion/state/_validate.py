@@ -79,7 +79,9 @@ def _nodes(nodes: Any, type_count: int) -> int:
     for name in COLUMNS:
         got = len(nodes[name])
         _need(got == count, f"nodes.{name}", f"{count} entries, like nodes.type", f"{got}")
-    for i in range(count):
+    if _columns_fine(nodes, type_count):
+        return count
+    for i in range(count):  # something is wrong: find the first fault, to name it
         _index(nodes["type"][i], type_count, f"nodes.type[{i}]")
         parent = nodes["parent"][i]
         if parent is not None:
@@ -96,6 +98,39 @@ def _nodes(nodes: Any, type_count: int) -> int:
         kwargs = nodes["kwargs"][i]
         _need(kwargs is None or isinstance(kwargs, dict), f"nodes.kwargs[{i}]", "an object", kwargs)
     return count
+
+
+_NONE = type(None)
+_KINDS: dict[str, set[type]] = {
+    "type": {int},
+    "parent": {int, _NONE},
+    "status": {str},
+    "start_us": {int},
+    "end_us": {int, _NONE},
+    "start_step": {int},
+    "end_step": {int, _NONE},
+    "args": {list},
+    "kwargs": {dict, _NONE},
+}
+
+
+def _columns_fine(nodes: dict[str, list[Any]], type_count: int) -> bool:
+    """The per-node checks of `_nodes`, a column at a time at C speed (set, map, min,
+    max): a 10,000-node file is checked in about a millisecond. False means some
+    check fails, or may: the per-node loop then finds and names the fault."""
+    for name, kinds in _KINDS.items():
+        if not set(map(type, nodes[name])) <= kinds:
+            return False
+    if not set(nodes["status"]) <= _STATUSES or not _within(nodes["type"], 0, type_count):
+        return False
+    for name in ("start_us", "end_us", "start_step", "end_step"):
+        if not _within([v for v in nodes[name] if v is not None], 1 - _LIMIT, _LIMIT):
+            return False
+    return all(p is None or 0 <= p < i for i, p in enumerate(nodes["parent"]))
+
+
+def _within(values: list[int], low: int, high: int) -> bool:
+    return not values or (low <= min(values) and max(values) < high)
 
 
 def _errors(errors: Any, count: int) -> None:
