@@ -20,7 +20,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-__all__ = ["clean", "main"]
+from .._text import escape_controls
+
+__all__ = ["main"]
 
 DEFAULT_STATE_DIR = ".covailence"
 
@@ -115,18 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def fail(error: BaseException | str) -> int:
     """Print `error` as one line on stderr; return the exit code for it."""
     text = error if isinstance(error, str) else str(error) or type(error).__name__
-    print(f"requestcompletion: error: {clean(' '.join(text.split()))}", file=sys.stderr)
+    print(f"requestcompletion: error: {escape_controls(' '.join(text.split()))}", file=sys.stderr)
     return 1
-
-
-def clean(text: str) -> str:
-    """`text` with every non-printable character escaped (``\\x1b``, ``\\x07``,
-    ``\\u202e``): saved text is shown, never obeyed by the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

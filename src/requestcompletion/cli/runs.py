@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._text import escape_controls as clean
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
-from . import clean
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -20,6 +20,7 @@ import sys
 import threading
 from typing import Any
 
+from .._text import escape_controls
 from ..config import ExecutorConfig
 from ..pubsub import events as ev
 from ..pubsub.publisher import RCPublisher
@@ -50,8 +51,7 @@ _MAX_LINE = 2_000
 def _one_line(text: str) -> str:
     """`text` as one log line: user data cannot forge a line (newlines and other control
     characters escaped) nor flood the log (cut; the saved run keeps the whole text)."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    text = escape_controls(text)
     if len(text) <= _MAX_LINE:
         return text
     return f"{text[:_MAX_LINE]}… ({len(text) - _MAX_LINE:,} more characters in the saved run)"

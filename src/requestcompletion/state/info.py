@@ -252,8 +252,13 @@ class ExecutionInfo:
     def load(cls, path: str | os.PathLike[str]) -> ExecutionInfo:
         """Read a run saved by a runner (or by `save`).
 
+        Any file is safe to load: only regular files of at most
+        `persistence.MAX_FILE_BYTES` (256 MiB) are read, and every field is checked, so
+        neither this nor any view of the loaded run fails on what the file holds.
+
         Raises:
-            SavedRunError: the file is missing, corrupt, not a run, or from a newer version.
+            SavedRunError: the file is missing, not a regular file, too large, corrupt,
+                not a run, malformed (the message names the field), or from a newer version.
         """
         state, document = load_state(path)
         skip = {"types", "roots", "nodes", "errors", "extras", "streamed"}
