@@ -71,3 +71,22 @@ def test_show_prints_each_nodes_own_name(
     out = capsys.readouterr().out
     for name in ("louder", "add_one", "add_two"):
         assert f" {name} #" in out
+
+
+class OddName(rc.Node[int]):
+    """A node whose pretty_name is not a string."""
+
+    @classmethod
+    def pretty_name(cls) -> str:
+        return 42  # type: ignore[return-value]
+
+    async def invoke(self) -> int:
+        return 1
+
+
+def test_a_name_that_is_not_a_string_is_saved_as_text(tmp_path: Path) -> None:
+    with rc.Runner(run_identifier="odd", state_dir=tmp_path, logging_setting="NONE") as r:
+        r.run_sync(OddName)
+    loaded = rc.ExecutionInfo.load(tmp_path / "odd.json")
+    assert loaded.nodes[0].name == "42"
+    assert loaded.answer == 1

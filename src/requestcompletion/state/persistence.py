@@ -96,10 +96,11 @@ def state_document(state: RCState, **run: Any) -> dict[str, Any]:
 
     def type_index(record: NodeRecord) -> int:
         spec = record.spec
-        index = types.get((spec.name, spec.key))
+        name, key = _as_text(spec.name), _as_text(spec.key)
+        index = types.get((name, key))
         if index is None:
-            index = types[spec.name, spec.key] = len(type_list)
-            type_list.append([spec.name, spec.key])
+            index = types[name, key] = len(type_list)
+            type_list.append([name, key])
         return index
 
     def us(t: float | None) -> int | None:
@@ -129,6 +130,15 @@ def state_document(state: RCState, **run: Any) -> dict[str, Any]:
         "extras": {str(k): v for k, v in state.extras.items()},
         "streamed": [[n, us(t), item] for n, t, item in state.streamed],
     }
+
+
+def _as_text(value: Any) -> str:
+    """A node's name as text: a `pretty_name` that returns something else must not make
+    the file unloadable."""
+    if type(value) is str:
+        return value
+    encoded = Encoder().value(value, "a node name")
+    return encoded["$repr"] if isinstance(encoded, dict) and "$repr" in encoded else repr(encoded)
 
 
 def _error_dict(error: BaseException | ErrorInfo) -> dict[str, str]:
