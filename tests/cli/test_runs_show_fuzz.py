@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fuzzed_runs
-import requestcompletion as rc
 from requestcompletion.cli import main
 
 HOSTILE = ["\x1b]0;owned\x07", "\x1b[2J", "a\rb", "\u202eevil", "\x9b31m"]
