@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import requestcompletion as rc
 from requestcompletion.cli import main
 from requestcompletion.state import _encode, persistence
+from requestcompletion.state.persistence import encode_value
 
 QUIET: dict[str, Any] = {"logging_setting": "NONE"}
 
@@ -368,3 +369,15 @@ def test_any_value_is_saved_and_loads(tmp_path: Path, value: Any) -> None:
     assert loaded.nodes[0].status == "succeeded"
     assert loaded.answer == json.loads(json.dumps(loaded.answer))  # plain data all the way
     path.unlink()
+
+
+def test_encode_value_is_a_safe_json_default_hook() -> None:
+    # how the journal writes its lines: the C encoder with encode_value for what it refuses
+    row = [1, MagicMock(), Proxy(), {"p": Point(x=1.0, label="a")}, {2, 3}]
+    text = json.dumps(row, default=encode_value, allow_nan=False)
+    assert json.loads(text)[2:] == [
+        {"$type": f"{__name__}.Proxy", "$repr": "<Proxy>"},
+        {"p": {"$type": f"{__name__}.Point", "$value": {"x": 1.0, "label": "a"}}},
+        {"$type": "builtins.set", "$value": [2, 3]},
+    ]
+    assert encode_value([float("nan"), Unprintable()])[0] == {"$type": "float", "$repr": "nan"}

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "SCHEMA_VERSION",
     "dumps",
+    "encode_value",
     "load_state",
     "state_document",
     "write_atomic",
@@ -72,6 +73,18 @@ def dumps(document: dict[str, Any]) -> tuple[str, list[str]]:
             f"the file is {len(text):,} bytes, over the {MAX_FILE_BYTES:,} that loading accepts"
         )
     return text, encoder.problems
+
+
+def encode_value(value: Any) -> Any:
+    """One value as JSON-native data, tagged in place where JSON cannot hold it; never
+    raises. Also a `default=` hook for `json`. What it cuts is not reported: the saved
+    file (`dumps`) is the place that warns."""
+    return Encoder().value(value, "a value")
+
+
+# The names the journal (state/journal.py) uses: a json `default=` hook and a per-value
+# fallback. Both are encode_value now, which never asks an instance for attributes.
+_tag = _safe = encode_value
 
 
 def _section(encoder: Encoder, key: str, value: Any) -> Any:
