@@ -31,6 +31,7 @@ __all__ = ["MAX_DEPTH", "MAX_ITEMS", "MAX_STRING", "Encoder"]
 MAX_DEPTH = 100  # far below the JSON reader's recursion limit, so the file loads back
 MAX_ITEMS = 1_000_000  # per top-level value: keeps the file under the loader's size limit
 MAX_STRING = 4_000_000  # characters per string
+_CONTAINERS = frozenset({dict, list, tuple})
 _MAX_REPR = 20_000  # a repr is a description, not data: a short one serves
 # a subclass of a plain type (an enum, a str subclass) is stored as its plain data, read
 # through the base type's own method so an override cannot change (or break) it
@@ -81,11 +82,12 @@ class Encoder:
             return self._repr(value, kind)
 
     def _structured(self, value: Any, kind: type, depth: int) -> Any:
-        for base, plain in _AS_PLAIN:
-            if issubclass(kind, base):
-                return self._encode(plain(value), depth)
-        if issubclass(kind, bytes | bytearray):
-            return self._repr(value, kind)
+        if kind not in _CONTAINERS:  # the common containers skip the subclass checks
+            for base, plain in _AS_PLAIN:
+                if issubclass(kind, base):
+                    return self._encode(plain(value), depth)
+            if issubclass(kind, bytes | bytearray):
+                return self._repr(value, kind)
         marker = id(value)
         if marker in self._path:
             self._note(f"a {_kind(kind)} contains itself; the inner reference is not stored")
@@ -98,6 +100,13 @@ class Encoder:
 
     def _container(self, value: Any, kind: type, depth: int) -> Any:
         encode = self._encode
+        if kind is dict:
+            return {
+                k if type(k) is str and len(k) <= MAX_STRING else _key(k): encode(v, depth)
+                for k, v in value.items()
+            }
+        if kind is list or kind is tuple:
+            return [encode(item, depth) for item in value]
         if issubclass(kind, list | tuple):
             items = list.__iter__(value) if issubclass(kind, list) else tuple.__iter__(value)
             return [encode(item, depth) for item in items]

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+_VALUE_COLUMNS = ("args", "kwargs", "output")
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Loading refuses larger files (a saved run is data to look at, not a data store)."""
 
@@ -88,9 +89,11 @@ _tag = _safe = encode_value
 
 
 def _section(encoder: Encoder, key: str, value: Any) -> Any:
-    if key == "nodes" and isinstance(value, dict):
+    if key == "nodes" and isinstance(value, dict):  # only the value columns hold user data
         return {
             column: [encoder.value(v, f"node {i} {column}") for i, v in enumerate(values)]
+            if column in _VALUE_COLUMNS
+            else values
             for column, values in value.items()
         }
     if key == "streamed" and isinstance(value, list):
