@@ -6,9 +6,10 @@ are written once, so the file is smaller than a dict per node and quicker to
 write. Times are integer microseconds since the run started. Values JSON cannot
 hold are tagged in place (`{"$type": ..., "$repr": ...}` or `"$value"`; see
 `_encode`), so a NaN deep in an output leaves the rest of it data; nothing is
-ever pickled. Writing goes to a
-temporary file in the same folder, renamed over the target, so a crash never
-leaves half a file.
+ever pickled. Writing goes to a temporary file in the same folder, renamed (or,
+for a runner, hard-linked, so an existing run is never replaced) onto the target,
+so a crash never leaves half a file. Reading checks the file (`_validate`) before
+anything is built from it.
 """
 
 from __future__ import annotations
