@@ -12,9 +12,10 @@ the rest of the value is kept as data:
 - anything else becomes ``{"$type": ..., "$repr": <its repr>}``; a repr that
   raises is named, not raised.
 
-Values are inspected only through their real type (``type(value)``), never
-through attribute access on the instance: a proxy or a `MagicMock` answers any
-attribute with a callable, which once made saving recurse without end.
+Values are inspected through their real type (``type(value)``): a method or a
+dataclass field is looked up on the type, never asked of the instance, because a
+proxy or a `MagicMock` answers any attribute with a callable, which once made
+saving recurse without end.
 Cycles, nesting deeper than `MAX_DEPTH`, strings longer than `MAX_STRING` and
 values of more than `MAX_ITEMS` items are cut, and each cut is reported in
 `problems` so that the saver can warn about it.
