@@ -112,8 +112,7 @@ def _parse_mark(body: str, page: str, line: int) -> tuple[Mark, str]:
     if word in MARKS and not rest.strip():
         return word, ""  # type: ignore[return-value]
     raise DocsMarkError(
-        f"{page}:{line}: unknown docs mark {body!r}; use one of "
-        f"{', '.join(MARKS)}, or 'setup CODE'"
+        f"{page}:{line}: unknown docs mark {body!r}; use one of {', '.join(MARKS)}, or 'setup CODE'"
     )
 
 

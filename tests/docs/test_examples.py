@@ -7,18 +7,17 @@ Markdown file and line. How blocks are found and marked: `markdown_examples`.
 from __future__ import annotations
 
 import ast
-import importlib
 import importlib.util
+import json
 import os
 import socket
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from fake_llm_server import API_KEY, FakeLLMServer
 from markdown_examples import (
     ROOT,
     DocsMarkError,
@@ -28,10 +27,13 @@ from markdown_examples import (
     pages,
 )
 
+from fake_llm_server import API_KEY, FakeLLMServer
+
 EXAMPLES = all_examples()
 PAGES = sorted({e.page for e in EXAMPLES if e.mark in ("", "local_model")})
 LOCAL_PAGES = sorted({e.page for e in EXAMPLES if e.mark == "local_model"})
 RAY = [e for e in EXAMPLES if e.mark == "ray"]
+HERE = Path(__file__).resolve().parent
 RAILTRACKS = [e for e in EXAMPLES if e.mark == "railtracks"]
 
 
@@ -124,26 +126,43 @@ def _outside_loopback_namespace() -> str | None:
     return None
 
 
+# A fresh interpreter per Ray example: the example may start a local cluster of its
+# own, and one process connects to one cluster at a time (the strategy tests hold theirs).
+# Its nodes live in __main__ there, so cloudpickle sends them by value, as for a script.
+_RUN_IN_MAIN = """
+import sys
+sys.path.insert(0, {here!r})
+from markdown_examples import all_examples
+[example] = [e for e in all_examples() if (e.page, e.line) == ({page!r}, {line!r})]
+exec(example.compiled(), globals())
+"""
+
+
 @pytest.mark.ray
 @pytest.mark.parametrize("example", RAY, ids=_id)
-def test_a_ray_example_runs(
-    example: Example, module: types.ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_ray_example_runs(example: Example) -> None:
     reason = _outside_loopback_namespace()
     if reason:
         if os.environ.get("RC_REQUIRE_RAY") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     pytest.importorskip("ray", reason="ray is not installed: pip install 'requestcompletion[ray]'")
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    exec(example.compiled(), module.__dict__)
+    code = _RUN_IN_MAIN.format(here=str(HERE), page=example.page, line=example.line)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, f"{_id(example)} failed:\n{done.stderr[-4000:]}"
 
 
 def _rt_names(code: str) -> set[str]:
-    """Every dotted name rooted at `rt` in the code, e.g. ``rt.llm.OpenAILLM``."""
+    """What the code takes from railtracks: dotted names rooted at `rt` (``rt.llm.OpenAILLM``)
+    and ``from railtracks.x import y`` imports (as ``railtracks.x:y``)."""
     names = set()
     for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("railtracks"):
+            names |= {f"{node.module}:{alias.name}" for alias in node.names}
+            continue
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
             parts.insert(0, node.attr)
@@ -153,22 +172,61 @@ def _rt_names(code: str) -> set[str]:
     return names
 
 
+# Run in a fresh interpreter: importing railtracks loads .env files into the process,
+# and litellm would fetch its price list from the internet unless told to use its own.
+_RAILTRACKS_LACKS = """
+import importlib, json, sys, types
+import railtracks
+missing = []
+for name in json.loads(sys.argv[1]):
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        if not hasattr(importlib.import_module(module), attribute):
+            missing.append(name)
+        continue
+    value = railtracks
+    for part in name.split(".")[1:]:
+        if not isinstance(value, (type, types.ModuleType)) and not part[0].isupper():
+            break  # an instance attribute (a result's `.content`): not checkable here
+        if not hasattr(value, part):
+            missing.append(name)
+            break
+        value = getattr(value, part)
+print(json.dumps(missing))
+"""
+
+
 @pytest.mark.parametrize("example", RAILTRACKS, ids=_id)
-def test_a_railtracks_example_names_what_railtracks_has(example: Example) -> None:
+def test_a_railtracks_example_parses_and_uses_railtracks(example: Example) -> None:
     example.compiled()  # a syntax error fails here, pointing at the page
-    names = _rt_names(example.code)
-    assert names, f"{_id(example)}: a railtracks example that uses nothing of `rt`"
+    assert _rt_names(example.code), f"{_id(example)}: it uses nothing of railtracks"
+
+
+def railtracks_lacks(names: list[str], where: Path) -> list[str]:
+    """Those of `names` (as `_rt_names` gives them) that the installed railtracks lacks."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "RAILTRACKS_HOME": str(where)}
+    done = subprocess.run(
+        [sys.executable, "-c", _RAILTRACKS_LACKS, json.dumps(names)],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    missing: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return missing
+
+
+def test_the_railtracks_examples_name_only_what_railtracks_has(tmp_path: Path) -> None:
     if importlib.util.find_spec("railtracks") is None:
-        return  # only the bench extra has railtracks; parsing is what can be checked here
-    railtracks = importlib.import_module("railtracks")
-    for name in sorted(names):
-        value: object = railtracks
-        for part in name.split(".")[1:]:
-            if isinstance(value, type | types.ModuleType) or part[0].isupper():
-                assert hasattr(value, part), f"{_id(example)}: railtracks has no {name}"
-                value = getattr(value, part)
-            else:
-                break  # an instance attribute (a result's `.content`): not checkable here
+        pytest.skip("railtracks is not installed (the bench extra has it)")
+    used = {name: example for example in RAILTRACKS for name in _rt_names(example.code)}
+    missing = railtracks_lacks([*sorted(used), "rt.no_such_name"], tmp_path)
+    assert missing[-1:] == ["rt.no_such_name"], "the check itself finds nothing missing"
+    assert not missing[:-1], "railtracks 1.7.0 has none of: " + ", ".join(
+        f"{name} ({_id(used[name])})" for name in missing[:-1]
+    )
 
 
 # --- the collector itself -------------------------------------------------------------
@@ -223,11 +281,19 @@ def test_marks_setup_and_nested_fences_are_read() -> None:
     ],
 )
 def test_a_bad_mark_is_named_with_its_page_and_line(text: str, message: str) -> None:
-    with pytest.raises(DocsMarkError, match="docs/bad.md:") as caught:
+    with pytest.raises(DocsMarkError, match=r"docs/bad\.md:") as caught:
         examples_in(text, "docs/bad.md")
     assert message in str(caught.value)
 
 
 def test_rt_names_are_found_in_railtracks_code() -> None:
-    code = "import railtracks as rt\nx = rt.llm.OpenAILLM('m')\ny = x.content\nrt.call\n"
-    assert _rt_names(code) == {"rt.llm.OpenAILLM", "rt.llm", "rt.call"}
+    code = (
+        "import railtracks as rt\nfrom railtracks.exceptions import FatalError\n"
+        "x = rt.llm.OpenAILLM('m')\ny = x.content\nrt.call\n"
+    )
+    assert _rt_names(code) == {
+        "rt.llm.OpenAILLM",
+        "rt.llm",
+        "rt.call",
+        "railtracks.exceptions:FatalError",
+    }
