@@ -63,6 +63,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "prompt_injection": True,
     "save_state": True,
     "state_dir": ".covailence",
+    "journal_fsync": False,
     "execution_mode": None,
     "max_concurrency": None,
     "max_threads": None,
@@ -88,6 +89,9 @@ class ExecutorConfig:
         save_state: write `{state_dir}/{run_identifier}.json` when the runner closes
             (never over another run's file: a taken name gives `{run_identifier}.2.json`).
         state_dir: the folder saved runs go to.
+        journal_fsync: with `save_state`, also fsync the run's journal after each
+            batch it writes (survives power loss, at the cost of a disk sync per batch;
+            without it a batch reaches the OS, which survives the process dying).
         execution_mode: where nodes without a mode of their own run: "asyncio",
             "threads" or "distributed"; None (default) picks by the kind of
             node (asyncio for `async def`, threads for `def`).
@@ -114,6 +118,7 @@ class ExecutorConfig:
     prompt_injection: bool = _NOT_GIVEN
     save_state: bool = _NOT_GIVEN
     state_dir: str | os.PathLike[str] = _NOT_GIVEN
+    journal_fsync: bool = _NOT_GIVEN
     execution_mode: Literal["asyncio", "threads", "distributed"] | None = _NOT_GIVEN
     max_concurrency: int | None = _NOT_GIVEN
     max_threads: int | None = _NOT_GIVEN
@@ -149,7 +154,7 @@ def _check(name: str, value: Any) -> Any:
         if not value > 0 or math.isinf(value):
             raise ConfigError(f"timeout must be a finite number of seconds > 0, not {value!r}")
         return float(value)
-    if name in ("end_on_error", "prompt_injection", "save_state"):
+    if name in ("end_on_error", "prompt_injection", "save_state", "journal_fsync"):
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be True or False, not {value!r}")
         return value

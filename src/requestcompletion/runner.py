@@ -5,7 +5,9 @@ makes the runner current for the code inside its block. Each top-level request
 runs in a task the runner owns, under the runner's `timeout`. Closing cancels
 whatever is still running, waits for it, drains the subscribers, shuts the
 strategies down, saves the run and removes the logging handlers it added: after
-`__exit__`, nothing the runner started is left.
+`__exit__`, nothing the runner started is left. With `save_state` the run is also
+journaled while it goes (`state.journal`), and SIGTERM in the main thread is
+handled like Ctrl-C (`_signals`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import _signals
 from .config import ExecutorConfig, resolve_config
-from .context import current_runner, loop_running
+from .context import current_node, current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.coordinator import Coordinator
 from .interaction import register
@@ -33,6 +36,8 @@ from .observability.logging import RunLogging
 from .pubsub.events import Event, FatalFailure, RunFinished, RunStarted, Streamed
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
+from .state.journal import JOURNAL_VERSION, Journal, JournaledVariables
+from .state.persistence import SCHEMA_VERSION
 from .state.records import NodeRecord, error_text
 from .state.state import RCState
 
@@ -50,6 +55,11 @@ class Runner:
 
     Use it as `with rc.Runner() as runner:` (or `async with`, which also waits
     for async subscribers when it closes).
+
+    Ctrl-C (and SIGTERM, while a runner is open in the main thread) cancels every
+    running node, records them ``cancelled``, saves the run ``cancelled`` and
+    re-raises `KeyboardInterrupt`. A program with a SIGTERM handler of its own
+    keeps it: install it before opening the runner, and rc leaves SIGTERM alone.
 
     Raises:
         ConfigError: a config value is not allowed.
@@ -81,6 +91,7 @@ class Runner:
         self._opened = self._closed = False
         self._run: dict[str, Any] = {}
         self._cpu0 = 0.0
+        self._sigterm = False
 
     # --- opening -----------------------------------------------------------------
 
@@ -124,8 +135,25 @@ class Runner:
                 filter=lambda event: isinstance(event, Streamed),
                 name="ExecutorConfig.subscriber",
             )
+        if self.config.save_state:
+            self._open_journal()
+        self._sigterm = _signals.hold_sigterm()
         if self.publisher.active:
             self.publisher.publish(RunStarted(self.run_id, None, None, None, self.state.t0))
+
+    def _open_journal(self) -> None:
+        state = self.state
+        path = Path(self.config.state_dir) / f"{self.run_id}.journal"
+        header = {
+            "journal_version": JOURNAL_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "started_at": state.wall0,
+            "config": self._config_summary(),
+        }
+        state.journal = Journal.start(path, header, state.t0, self.config.journal_fsync)
+        if state.journal is not None:
+            self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.loop is not loop:
@@ -194,7 +222,16 @@ class Runner:
         task = asyncio.create_task(self._top_level(record))
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
-        return record, await task
+        journal = self.state.journal
+        if journal is None:
+            return record, await task
+        try:
+            output = await task
+        except BaseException:
+            journal.flush()
+            raise
+        await journal.barrier()  # what a request did is with the OS before it returns
+        return record, output
 
     def _check_open(self) -> None:
         if not self._opened or self._closed:
@@ -364,19 +401,29 @@ class Runner:
             if self.config.save_state:
                 self._save()
         finally:
+            if self._sigterm:
+                self._sigterm = False
+                _signals.release_sigterm()
             if self._logging is not None:
                 self._logging.detach()
             self.variables.clear()
 
     def _save(self) -> None:
+        journal = self.state.journal
+        if journal is not None:
+            run = self._run
+            journal.close({k: run.get(k) for k in ("outcome", "ended_at", "resources")})
         target = Path(self.config.state_dir) / f"{self.run_id}.json"
         try:
             # overwrite=False: a second runner with this run_identifier gets {id}.2.json
             self.saved_to = self.info.save(target, overwrite=False)
+            if journal is not None:
+                journal.remove()  # only once the JSON is there: until then it is the run
         except Exception as error:  # saving must never turn a run's end into a crash
+            kept = "" if journal is None else f" (its journal {os.fspath(journal.path)!r} is kept)"
             warnings.warn(
                 f"could not save run {self.run_id!r} to {os.fspath(target)!r}: {error}. "
-                f"The run's result is unaffected; set state_dir to a writable folder "
+                f"The run's result is unaffected{kept}; set state_dir to a writable folder "
                 f"or save_state=False",
                 RuntimeWarning,
                 stacklevel=3,
@@ -386,14 +433,14 @@ class Runner:
         if self._timed_out or isinstance(exc, GlobalTimeOutError):
             return "timeout"
         if self.fatal is not None or (
-            exc is not None and not isinstance(exc, asyncio.CancelledError)
+            exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         ):
             return "failed"
         records = self.state.records
         statuses = {records[i].status for i in self.state.roots}
         if "failed" in statuses:
             return "failed"
-        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError):
+        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
             return "cancelled"
         return "succeeded"
 
@@ -412,6 +459,7 @@ class Runner:
             "prompt_injection": config.prompt_injection,
             "save_state": config.save_state,
             "state_dir": os.fspath(config.state_dir),
+            "journal_fsync": config.journal_fsync,
             "execution_mode": config.execution_mode,
             "max_concurrency": config.max_concurrency,
             "max_threads": config.max_threads,
@@ -436,6 +484,12 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
         return True, await coro
     except Exception as exc:
         return False, exc
+
+
+def _node_writing() -> int | None:
+    """The id of the node running here (for the journal's context writes)."""
+    record = current_node.get()
+    return None if record is None else record.id
 
 
 def _root_of(record: NodeRecord) -> NodeRecord:

@@ -88,5 +88,17 @@ class Response:
         """The reply as a message to append to the history."""
         return _assistant_message(self.text, self.tool_calls)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A plain-JSON form of the response (a pydantic `structured` is dumped when saved)."""
+        return {
+            "text": self.text,
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "structured": self.structured,
+            "usage": self.usage.to_dict(),
+            "model": self.model,
+            "latency": self.latency,
+            "finish_reason": self.finish_reason,
+        }
+
 
 _assistant_message = fast_constructor(AssistantMessage)

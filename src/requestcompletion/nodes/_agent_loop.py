@@ -37,6 +37,7 @@ from ..pubsub.events import (
     LLMResponseReceived,
     fast_constructor,
 )
+from ..state.journal import request_digest
 from ._agent_tools import Toolbox
 from .agent_result import AgentResult
 
@@ -252,6 +253,8 @@ class AgentRun:
                 ),
             )
         tools = config.toolbox.tools or None
+        # what replay matches a recorded response on; taken before the reply joins the history
+        asked = None if record is None else self._request(tools)
         if config.stream:
             response = await self._streamed(tools)
         else:
@@ -265,6 +268,7 @@ class AgentRun:
         self.cost = None if cost is None or self.cost is None else self.cost + cost
         if runner is not None and record is not None:
             self._account(runner, record, model)
+            runner.state.model_call(record, request_digest(asked), response.to_dict())
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_received,
@@ -281,6 +285,17 @@ class AgentRun:
                 ),
             )
         return response
+
+    def _request(self, tools: Any) -> dict[str, Any]:
+        """The model request as plain data, for its digest."""
+        llm, schema = self.config.llm, self.config.output_schema
+        return {
+            "provider": llm.provider,
+            "model": llm.model_name,
+            "messages": self.history.to_dicts(),
+            "tools": [tool.name for tool in tools or ()],
+            "output_schema": None if schema is None else repr(schema),
+        }
 
     def _account(self, runner: Runner, record: NodeRecord, model: str) -> None:
         """Keep the node's running totals where `ExecutionInfo` and the saved run look."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
 from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
 from .state import RCState
@@ -85,8 +86,15 @@ class ExecutionInfo:
 
     @property
     def outcome(self) -> str | None:
-        """ "succeeded", "failed", "timeout" or "cancelled" once the run closed, else None."""
+        """ "succeeded", "failed", "timeout" or "cancelled" once the run closed, else None;
+        "interrupted" for a run loaded from the journal of a process that died."""
         return self._run.get("outcome")
+
+    @property
+    def journal_torn(self) -> bool:
+        """True if this run was loaded from a journal whose last line a crash cut short
+        (that line was dropped; everything before it is here)."""
+        return bool((self._run.get("journal") or {}).get("torn"))
 
     @property
     def nodes(self) -> list[NodeInfo]:
@@ -250,7 +258,8 @@ class ExecutionInfo:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ExecutionInfo:
-        """Read a run saved by a runner (or by `save`).
+        """Read a run saved by a runner (or by `save`), or the ``.journal`` of one whose
+        process died (its `outcome` is then ``"interrupted"``; see `journal_torn`).
 
         Any file is safe to load: only regular files of at most
         `persistence.MAX_FILE_BYTES` (256 MiB) are read, and every field is checked, so
@@ -260,6 +269,8 @@ class ExecutionInfo:
             SavedRunError: the file is missing, not a regular file, too large, corrupt,
                 not a run, malformed (the message names the field), or from a newer version.
         """
+        if os.fspath(path).endswith(".journal"):
+            return cls(*load_journal(path))
         state, document = load_state(path)
         skip = {"types", "roots", "nodes", "errors", "extras", "streamed"}
         return cls(state, {k: v for k, v in document.items() if k not in skip})

@@ -3,14 +3,16 @@
 Every operation is O(1): a record is appended to a list (its id is its index),
 finishing one touches only that record, and the logical clock is one counter.
 Nothing scans the records per event; views that need all of them (graphs,
-stamps, saving) are built on demand by `ExecutionInfo`.
+stamps, saving) are built on demand by `ExecutionInfo`. When the run keeps a
+journal, each change also hands the record to `Journal.add` (one append; the
+journal's thread writes the line).
 """
 
 from __future__ import annotations
 
 import time
 from types import CoroutineType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pubsub.events import (
     RequestCancelled,
@@ -23,6 +25,9 @@ from ..pubsub.events import (
 )
 from ..pubsub.publisher import RCPublisher
 from .records import NodeRecord
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 __all__ = ["RCState"]
 
@@ -45,6 +50,7 @@ class RCState:
         self.running = 0
         self.t0 = _now()  # perf_counter at the start; times in records are perf_counter
         self.wall0 = time.time()  # the same instant on the wall clock
+        self.journal: Journal | None = None  # set by the runner when it keeps one
         # bound once: a bound method made per call would be one more object per event
         self.build_created = self._created_event
         self.build_succeeded = self._succeeded_event
@@ -60,6 +66,8 @@ class RCState:
         """Record a new call (a node and its request) and announce it."""
         self.running += 1
         record = self._new_record(spec, args, kwargs, parent, work)
+        if self.journal is not None:
+            self.journal.add(("R", record))
         if self.publisher.active:
             self.publisher.defer(self.build_created, record)
         return record
@@ -76,6 +84,9 @@ class RCState:
         record = self._new_record(spec, args, kwargs, parent, None)
         record.status, record.error = "failed", error
         end = self._end(record)
+        if self.journal is not None:
+            self.journal.add(("R", record))
+            self.journal.add(("F", record))
         if self.publisher.active:
             self.publisher.publish(
                 RequestCreationFailed(
@@ -118,6 +129,8 @@ class RCState:
         record.end_step = self.step
         record.end = _now()
         record.task = record.work = None  # the work ran: nothing to close, unlike in _end
+        if self.journal is not None:
+            self.journal.add(("S", record))
         if self.publisher.active:
             self.publisher.defer(self.build_succeeded, record)
 
@@ -155,6 +168,8 @@ class RCState:
         record.status = "failed"
         record.error = error
         end = self._end(record)
+        if self.journal is not None:
+            self.journal.add(("F", record))
         if self.publisher.active:
             self.publisher.publish(
                 RequestFailed(
@@ -176,6 +191,8 @@ class RCState:
         record.status = "cancelled"
         record.error = error
         end = self._end(record)
+        if self.journal is not None:
+            self.journal.add(("X", record, reason))
         if self.publisher.active:
             self.publisher.publish(
                 RequestCancelled(
@@ -194,10 +211,25 @@ class RCState:
         now = _now()
         node_id = None if record is None else record.id
         self.streamed.append((node_id, now, item))
+        if self.journal is not None:
+            self.journal.add(("I", node_id, now, item))
         if self.publisher.active:
             name = None if record is None else record.spec.name
             parent = None if record is None else record.parent_id
             self.publisher.publish(Streamed(self.run_id, node_id, name, parent, now, item))
+
+    def model_call(self, record: NodeRecord, digest: str, response: dict[str, Any]) -> None:
+        """An agent node's model answered: keep the response with its request's digest.
+
+        Args:
+            record: the agent node.
+            digest: `journal.request_digest` of what was sent.
+            response: the full response, as plain JSON data.
+        """
+        calls = self.extras.setdefault(record.id, {}).setdefault("model_calls", [])
+        calls.append({"digest": digest, "response": response})
+        if self.journal is not None:
+            self.journal.add(("M", record.id, len(calls) - 1, digest, response))
 
     def running_records(self) -> list[NodeRecord]:
         """Records still running (a scan: for closing and timeouts, never per event)."""

@@ -1,0 +1,67 @@
+"""SIGTERM handled like Ctrl-C while a runner is open in the main thread.
+
+Containers and process managers stop a program with SIGTERM, whose default
+action ends the process on the spot: no `finally`, no saved run. While a runner
+is open in the main thread, rc routes SIGTERM to whatever handles SIGINT at that
+moment — asyncio's (which cancels the main task, so the run's nodes are
+cancelled and recorded and the run is saved ``cancelled``) or Python's default
+(which raises `KeyboardInterrupt`) — and puts the default back when the last
+such runner closes.
+
+A program that handles SIGTERM itself keeps its handler: rc installs its own only
+when SIGTERM has the default action as the runner opens. Install yours before
+opening the runner (``signal.signal(signal.SIGTERM, mine)``), and rc leaves it,
+and leaves it in place when the runner closes.
+
+The count of open runners is process-wide because the handler is: a signal
+handler belongs to the process, not to one runner.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+__all__ = ["hold_sigterm", "release_sigterm"]
+
+_lock = threading.Lock()
+_holders = 0
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:  # SIGINT ignored or default-at-C-level: still stop the way Ctrl-C would
+        raise KeyboardInterrupt
+
+
+def hold_sigterm() -> bool:
+    """Route SIGTERM to the SIGINT handler until `release_sigterm`; False if rc did not.
+
+    Only in the main thread (the only one signals are delivered to) and only when
+    SIGTERM has its default action or is already routed by another open runner.
+    """
+    global _holders
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    with _lock:
+        if _holders == 0:
+            if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, _on_sigterm):
+                return False  # the program's own handler: keep it
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        _holders += 1
+    return True
+
+
+def release_sigterm() -> None:
+    """One runner that held SIGTERM closed; the last one puts the default back."""
+    global _holders
+    with _lock:
+        _holders -= 1
+        if _holders == 0 and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            except ValueError:  # closed from another thread: only the main one may
+                _holders = 0

@@ -1,0 +1,328 @@
+"""The journal: every state change of a run, appended to a file while the run goes.
+
+With ``save_state=True`` a runner writes ``<state_dir>/<run id>.journal`` as it
+runs, so that a process that dies (SIGKILL, the OOM killer, a power cut) leaves
+its run behind up to the last flush. A clean close writes the final
+``<run id>.json`` atomically and removes the journal; `load_journal` reads one
+that was left behind.
+
+Cost on the run's loop: `RCState` hands `Journal.add` a tuple of the record
+itself (or the few values of a stream item, a context write, a model call) and
+nothing else; a writer thread of the journal turns them into lines, in batches,
+at most `FLUSH_INTERVAL` seconds after the first of a batch arrived, and at the
+end of every top-level request (the runner awaits `Journal.barrier`). Each batch
+is written with one ``write`` and flushed to the OS; ``journal_fsync=True`` adds
+an ``fsync``.
+
+The format (JSON Lines, ``JOURNAL_VERSION`` 1). Every line is a JSON array whose
+first element says what it is. Times (``us``) are integer microseconds since the
+run started and steps are the run's logical clock, as in the saved JSON; values
+JSON cannot hold are tagged reprs, as in the saved JSON (see `persistence`).
+
+=====================================================  ====================================
+``["H", {journal_version, schema_version, run_id,      the header, always the first line
+started_at, config}]``
+``["T", type, name, key]``                             a node type, before its first call;
+                                                       ``type`` numbers it in this file
+``["R", id, parent, type, us, step, args, kwargs]``    a call registered (it starts then);
+                                                       ``parent`` None for a top-level one
+``["S", id, us, step, output]``                        the call returned ``output``
+``["F", id, us, step, {type, message, traceback}]``    the call raised
+``["X", id, us, step, reason]``                        the call was cancelled
+``["I", id, us, item]``                                ``rc.stream(item)`` (id None: no node)
+``["C", id, key, value]`` / ``["D", id, key]``         ``rc.context`` put / delete (id of the
+                                                       writing node, None for the runner)
+``["M", id, n, digest, response]``                     model call ``n`` (from 0) of agent node
+                                                       ``id``: its request's digest
+                                                       (`request_digest`) and full response
+``["Z", {outcome, ended_at, resources}]``              the runner closed (before the JSON)
+=====================================================  ====================================
+
+What resume and replay match on, all in the ``R`` lines: the parent's id, the
+node type's ``key`` (through its ``T`` line) and the canonical inputs (``args``
+and ``kwargs`` as written here: encode the new call's inputs the same way and
+compare the parsed values). The k-th call with those three under one parent is
+the k-th such ``R`` line in the file: lines are written in registration order,
+so parallel calls match whatever order they finished in. Model calls match by
+node and ``digest``; ``n`` orders the turns of one agent node.
+
+A crash can cut the last line short: loading drops it and says so
+(``journal["torn"]`` in the run's fields, `ExecutionInfo.journal_torn`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .persistence import _safe, _tag
+from .records import ErrorInfo, NodeRecord
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = [
+    "FLUSH_INTERVAL",
+    "JOURNAL_VERSION",
+    "Journal",
+    "JournaledVariables",
+    "request_digest",
+]
+
+JOURNAL_VERSION = 1
+FLUSH_INTERVAL = 0.05  # seconds a batch may wait: well inside the promised 100 ms
+MAX_JOURNAL_BYTES = 2 << 30  # a journal bigger than this is refused, not read into memory
+
+_log = logging.getLogger("RC.journal")
+_encode = json.JSONEncoder(default=_tag, allow_nan=False, separators=(",", ":")).encode
+
+
+def request_digest(request: Any) -> str:
+    """A short, stable digest of a model request given as plain JSON data."""
+    text = json.dumps(request, default=_tag, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class Journal:
+    """Appends a run's state changes to its journal file, from a thread of its own.
+
+    Args:
+        path: the journal file (created; its folder too).
+        header: the run-level fields of the ``H`` line.
+        t0: the run's start on `time.perf_counter`, to turn times into offsets.
+        fsync: fsync after every batch.
+
+    Raises:
+        OSError: the file cannot be created.
+    """
+
+    def __init__(self, path: Path, header: dict[str, Any], t0: float, fsync: bool) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._fsync = fsync
+        self._t0 = t0
+        self._queue: deque[tuple[Any, ...]] = deque([("H", header)])
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+        self._types: dict[str, int] = {}
+        self._wake = threading.Event()  # something is queued
+        self._now = threading.Event()  # write it without waiting out the batch
+        self._signalled = True
+        self._wake.set()
+        self._closing = False
+        self.error: OSError | None = None  # why the journal stopped, if it did
+        self._thread = threading.Thread(target=self._work, name=f"rc-journal-{path.stem}")
+        self._thread.daemon = True  # close() joins it; daemon only so a hung disk cannot hang exit
+        self._thread.start()
+
+    @classmethod
+    def start(cls, path: Path, header: dict[str, Any], t0: float, fsync: bool) -> Journal | None:
+        """A journal at `path`, or None (logged as a warning) if it cannot be created."""
+        try:
+            return cls(path, header, t0, fsync)
+        except OSError as error:
+            _log.warning(
+                "could not start the journal of run %r at %r: %s. The run goes on and is "
+                "saved when it closes, but a crash would lose it; set state_dir to a "
+                "writable folder",
+                header.get("run_id"),
+                os.fspath(path),
+                error,
+            )
+            return None
+
+    # --- the run's side (its loop) ----------------------------------------------
+
+    def add(self, item: tuple[Any, ...]) -> None:
+        """Queue one change; the writer turns it into a line."""
+        self._queue.append(item)
+        if not self._signalled:  # only the first item of a batch pays for the wake-up
+            self._signalled = True
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Ask the writer to write what is queued now, without waiting for it."""
+        self._signalled = True
+        self._now.set()
+        self._wake.set()
+
+    async def barrier(self) -> None:
+        """Wait until everything queued so far has been written to the OS."""
+        import asyncio  # the state layer runs without a loop too (loading)
+
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.append((loop, future))
+        self.flush()
+        await future
+
+    def close(self, outcome: dict[str, Any]) -> None:
+        """Write the ``Z`` line and everything before it; stop the writer."""
+        if self._closing:
+            return
+        self._queue.append(("Z", outcome))
+        self._closing = True
+        self.flush()
+        self._thread.join()
+
+    def remove(self) -> None:
+        """Delete the journal (the run's final JSON is written)."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    # --- the writer thread ------------------------------------------------------
+
+    def _work(self) -> None:
+        queue, waiters = self._queue, self._waiters
+        while True:
+            self._wake.wait()
+            self._now.wait(FLUSH_INTERVAL)  # let a batch gather; a flush cuts it short
+            self._now.clear()
+            self._wake.clear()
+            self._signalled = False
+            ready = [waiters.popleft() for _ in range(len(waiters))]  # before the drain
+            lines = []
+            while queue:
+                lines.append(self._line(queue.popleft()))
+            if lines and self.error is None:
+                self._write("\n".join(lines) + "\n")
+            for loop, future in ready:
+                try:
+                    loop.call_soon_threadsafe(_resolve, future)
+                except RuntimeError:  # that loop is closed: nobody waits any more
+                    pass
+            if self._closing and not queue:
+                break
+        try:
+            self._file.close()
+        except OSError as error:
+            self._stop(error)
+
+    def _write(self, text: str) -> None:
+        try:
+            self._file.write(text)
+            self._file.flush()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError as error:
+            self._stop(error)
+
+    def _stop(self, error: OSError) -> None:
+        if self.error is None:
+            self.error = error
+            _log.warning(
+                "the journal %r stopped: %s. The run goes on and is saved as JSON when it "
+                "closes; free disk space or choose another state_dir to keep a journal",
+                os.fspath(self.path),
+                error,
+            )
+
+    def _line(self, item: tuple[Any, ...]) -> str:
+        kind = item[0]
+        if kind == "R":
+            return self._registered(item[1])
+        if kind in ("S", "F", "X"):
+            record: NodeRecord = item[1]
+            row = [kind, record.id, self._us(record.end), record.end_step]
+            if kind == "S":
+                row.append(record.output)
+            elif kind == "F":
+                error = ErrorInfo.of(record.error)  # type: ignore[arg-type]
+                text = {"type": error.type, "message": error.message}
+                row.append({**text, "traceback": error.traceback})
+            else:
+                row.append(item[2])
+        elif kind == "I":
+            row = ["I", item[1], self._us(item[2]), item[3]]
+        else:  # H, C, D, M, Z: already in their written form
+            row = list(item)
+        return _encode_row(row)
+
+    def _registered(self, record: NodeRecord) -> str:
+        spec = record.spec
+        index = self._types.get(spec.key)
+        before = ""
+        if index is None:  # a type not seen yet: its T line first
+            index = self._types[spec.key] = len(self._types)
+            before = _encode_row(["T", index, spec.name, spec.key]) + "\n"
+        parent = record.parent
+        row = ["R", record.id, None if parent is None else parent.id, index]
+        row += [self._us(record.start), record.start_step, record.args, record.kwargs]
+        return before + _encode_row(row)
+
+    def _us(self, t: float | None) -> int | None:
+        return None if t is None else int((t - self._t0) * 1e6)
+
+
+def _encode_row(row: list[Any]) -> str:
+    try:
+        return _encode(row)
+    except Exception:  # NaN, a cycle, odd keys, or a value changed while being written
+        pass
+    safe = []
+    for value in row:
+        try:
+            safe.append(_safe(value))
+        except Exception as error:
+            safe.append({"$type": type(value).__name__, "$repr": f"<unwritable: {error!r}>"})
+    return _encode(safe)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class JournaledVariables(dict[str, Any]):
+    """The runner's `rc.context` variables, journaling every write (``C`` / ``D`` lines).
+
+    Args:
+        values: the initial values (journaled as writes of the runner, id None).
+        journal: where the writes go.
+        writer: the id of the node writing now, or None (the runner, or no node).
+    """
+
+    def __init__(
+        self, values: MutableMapping[str, Any], journal: Journal, writer: Callable[[], int | None]
+    ) -> None:
+        super().__init__(values)
+        self._journal, self._writer = journal, writer
+        for key, value in values.items():
+            journal.add(("C", None, key, value))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._journal.add(("C", self._writer(), key, value))
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._journal.add(("D", self._writer(), key))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    _MISSING: Any = object()
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self:
+            value = super().pop(key)
+            self._journal.add(("D", self._writer(), key))
+            return value
+        if default is JournaledVariables._MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
