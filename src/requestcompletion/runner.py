@@ -149,6 +149,7 @@ class Runner:
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,
             "started_at": state.wall0,
+            "pid": os.getpid(),  # so `runs` can tell a live run from one whose process died
             "config": self._config_summary(),
         }
         state.journal = Journal.start(path, header, state.t0, self.config.journal_fsync)

@@ -1,8 +1,9 @@
 """`requestcompletion runs` and `requestcompletion show RUN`: saved runs in the terminal.
 
-Both read the files a runner writes (``.covailence/<run id>.json``) through
-`ExecutionInfo.load`, so they accept exactly what the library accepts, and draw
-with `rich`, imported here only.
+Both read the files a runner writes (``.covailence/<run id>.json``, or the
+``<run id>.journal`` a run leaves while it goes and when its process dies)
+through `ExecutionInfo.load`, so they accept exactly what the library accepts,
+and draw with `rich`, imported here only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ _STATUS = {
     "cancelled": ("⊘", "yellow"),
     "running": ("…", "cyan"),
 }
-_OUTCOME_STYLE = {"succeeded": "green", "failed": "red", "timeout": "red", "cancelled": "yellow"}
+_OUTCOME_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "timeout": "red",
+    "cancelled": "yellow",
+    "interrupted": "magenta",
+    "running": "cyan",
+}
 
 
 def list_runs(state_dir: str) -> int:
@@ -44,7 +52,7 @@ def list_runs(state_dir: str) -> int:
     from rich.text import Text
 
     folder = Path(state_dir)
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    files = _run_files(folder.glob("*")) if folder.is_dir() else []
     loaded: list[tuple[Path, ExecutionInfo]] = []
     unreadable: list[tuple[str, str]] = []
     for path in files:
@@ -65,13 +73,13 @@ def list_runs(state_dir: str) -> int:
         fields = info.run_fields
         # a second run saved under a taken id (<id>.2.json): say which file, for `show`
         where = "" if path.stem == info.run_id else f" ({path.stem})"
-        outcome = clean(str(fields.get("outcome") or "unfinished"))
+        outcome = clean(_outcome(fields))
         table.add_row(
             Text(clean(info.run_id + where)),
             _when(fields.get("started_at")),
             _seconds(_duration(fields)),
             Text(outcome, style=_OUTCOME_STYLE.get(outcome, "white")),
-            str(len(info.nodes)),
+            _progress(info),
             _tokens(info.usage),
         )
     for name, _ in unreadable:
@@ -102,15 +110,16 @@ def find_run(run: str, state_dir: str) -> Path:
         SavedRunError: no such run, or the start of an id matches several runs.
     """
     given = Path(run)
-    if given.suffix == ".json" or os.sep in run or given.is_file():
+    if given.suffix in (".json", ".journal") or os.sep in run or given.is_file():
         if not given.is_file():
             raise SavedRunError(f"no saved run at {run!r}")
         return given
     folder = Path(state_dir)
-    exact = folder / f"{run}.json"
-    if exact.is_file():
-        return _inside(exact, folder)
-    matches = sorted(folder.glob(f"{_glob_escape(run)}*.json")) if folder.is_dir() else []
+    for suffix in (".json", ".journal"):
+        exact = folder / f"{run}{suffix}"
+        if exact.is_file():
+            return _inside(exact, folder)
+    matches = _run_files(folder.glob(f"{_glob_escape(run)}*")) if folder.is_dir() else []
     if len(matches) == 1:
         return _inside(matches[0], folder)
     if len(matches) > 1:
@@ -129,14 +138,16 @@ def show_run(run: str, state_dir: str) -> int:
 
     info = ExecutionInfo.load(find_run(run, state_dir))
     fields = info.run_fields
-    outcome = clean(str(fields.get("outcome") or "unfinished"))
+    outcome = clean(_outcome(fields))
     header = Text.assemble(
         (f"run {clean(info.run_id)}", "bold"),
         " · ",
         (outcome, _OUTCOME_STYLE.get(outcome, "white")),
         f" · started {_when(fields.get('started_at'))} · {_seconds(_duration(fields))} · "
-        f"{len(info.nodes)} nodes · {_tokens(info.usage)} tokens",
+        f"{_progress(info)} nodes · {_tokens(info.usage)} tokens",
     )
+    if info.journal_torn:
+        header.append(" · its journal's last line was cut short by the crash and dropped", "dim")
     tree = Tree(header)
     branches: dict[int, Tree] = {}
     for node in info.nodes:  # parents come before their children
@@ -206,10 +217,50 @@ def _clip(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _run_files(paths: Any) -> list[Path]:
+    """The saved runs among `paths`: each run's JSON, or its journal while it has no JSON."""
+    files: dict[str, Path] = {}
+    for path in sorted(paths):
+        if path.suffix == ".json" or (path.suffix == ".journal" and path.stem not in files):
+            files[path.stem] = path
+    return sorted(files.values())
+
+
+def _outcome(fields: dict[str, Any]) -> str:
+    """The outcome to show; a journal whose process is still alive here is "running"."""
+    outcome = str(fields.get("outcome") or "unfinished")
+    journal = fields.get("journal")
+    if outcome == "interrupted" and isinstance(journal, dict) and _alive(journal.get("pid")):
+        return "running"
+    return outcome
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return False  # not a process, or this one (reading a journal it left, or a copy)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _progress(info: ExecutionInfo) -> str:
+    """How many nodes ran; for a run that did not close, how many never finished."""
+    nodes = info.nodes
+    unfinished = sum(1 for node in nodes if node.status == "running")
+    return f"{len(nodes)} ({unfinished} unfinished)" if unfinished else str(len(nodes))
+
+
 def _duration(fields: dict[str, Any]) -> float | None:
     start, end = fields.get("started_at"), fields.get("ended_at")
     if isinstance(start, int | float) and isinstance(end, int | float):
         return float(end - start)
+    journal = fields.get("journal")
+    if isinstance(journal, dict) and isinstance(journal.get("last_us"), int):
+        return float(journal["last_us"]) / 1e6  # how far it got: its last recorded change
     return None
 
 

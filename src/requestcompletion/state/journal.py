@@ -21,7 +21,7 @@ JSON cannot hold are tagged reprs, as in the saved JSON (see `persistence`).
 
 =====================================================  ====================================
 ``["H", {journal_version, schema_version, run_id,      the header, always the first line
-started_at, config}]``
+started_at, pid, config}]``
 ``["T", type, name, key]``                             a node type, before its first call;
                                                        ``type`` numbers it in this file
 ``["R", id, parent, type, us, step, args, kwargs]``    a call registered (it starts then);

@@ -86,8 +86,9 @@ def load_journal(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]
     """The run a journal describes: its state, and its run-level fields.
 
     The fields hold ``outcome`` (``"interrupted"`` unless the runner closed) and
-    ``journal``: ``{"path", "lines", "torn", "last_us", "context"}`` (``context``:
-    the `rc.context` values as last written).
+    ``journal``: ``{"path", "lines", "torn", "last_us", "pid", "context"}``
+    (``last_us``: the time of its last recorded change; ``pid``: the process that
+    wrote it; ``context``: the `rc.context` values as last written).
 
     Raises:
         SavedRunError: see `read_journal`; also lines that do not fit together.
@@ -110,6 +111,7 @@ def load_journal(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]
             "lines": len(lines),
             "torn": torn,
             "last_us": last_us,
+            "pid": header.get("pid"),
             "context": context,
         },
     }

@@ -1,0 +1,337 @@
+"""The journal: what a run writes while it goes, reading it back, and the CLI on it.
+
+Runs here happen in this process; the journal a dying process leaves behind is
+made by copying the file while the runner is still open (a top-level request has
+returned, so its lines are written). Real signals are in test_signals.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import requestcompletion as rc
+from requestcompletion.cli import main
+from requestcompletion.llm import ToolCall
+from requestcompletion.state import journal as journal_module
+from requestcompletion.state.journal import Journal, request_digest
+from requestcompletion.state.journal_reader import read_journal
+from requestcompletion.testing import ScriptedModel
+
+QUIET: dict[str, Any] = {"logging_setting": "NONE"}
+
+
+def lines_of(path: Path) -> list[list[Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def leaf(i: int) -> int:
+    rc.context.put(f"leaf{i}", i * 10)
+    await rc.stream(f"item {i}")
+    if i == 3:
+        raise ValueError("three is bad")
+    return i
+
+
+async def fan(n: int) -> list[Any]:
+    return list(await rc.batch(leaf, range(n)))
+
+
+def test_a_request_is_on_disk_when_it_returns_and_loads_like_the_live_run(
+    tmp_path: Path,
+) -> None:
+    with rc.Runner(run_identifier="live", state_dir=tmp_path, **QUIET) as runner:
+        live = runner.run_sync(fan, 5)
+        journal = tmp_path / "live.journal"
+        loaded = rc.ExecutionInfo.load(journal)  # while the runner is still open
+        live_nodes = live.nodes
+    assert loaded.outcome == "interrupted"
+    assert not loaded.journal_torn
+    assert [(n.id, n.name, n.parent_id, n.status) for n in loaded.nodes] == [
+        (n.id, n.name, n.parent_id, n.status) for n in live_nodes
+    ]
+    assert [n.output for n in loaded.nodes[1:]] == [n.output for n in live_nodes[1:]]
+    assert loaded.answer[3] == {
+        "$type": "builtins.ValueError",
+        "$repr": "ValueError('three is bad')",
+    }
+    failed = loaded.node(4)
+    assert failed.error is not None and failed.error.type == "ValueError"
+    assert "three is bad" in failed.error.traceback
+    assert sorted(item for _, item in loaded.streamed) == [f"item {i}" for i in range(5)]
+    fields = loaded.run_fields
+    assert fields["journal"]["context"] == {f"leaf{i}": i * 10 for i in range(5)}
+    assert fields["config"]["run_identifier"] == "live"
+    # a clean close: the JSON is there and the journal is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.json"]
+    assert rc.ExecutionInfo.load(tmp_path / "live.json").outcome == "succeeded"
+
+
+def test_every_kind_of_change_has_its_line(tmp_path: Path) -> None:
+    started = asyncio.Event()
+    runners: list[rc.Runner] = []
+
+    async def waits() -> None:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    async def main_node() -> str:
+        rc.context.update({"a": 1})
+        rc.context.delete("a")
+        task = asyncio.ensure_future(rc.call(waits))
+        await started.wait()
+        runners[0].cancel(1)
+        with pytest.raises(rc.NodeCancelledError):
+            await task
+        return "done"
+
+    with rc.Runner(
+        run_identifier="kinds", state_dir=tmp_path, context={"seed": 1}, **QUIET
+    ) as runner:
+        runners.append(runner)
+        runner.run_sync(main_node)
+        rows = lines_of(tmp_path / "kinds.journal")
+    kinds = [row[0] for row in rows]
+    assert kinds[0] == "H" and rows[0][1]["journal_version"] == 1
+    assert ["C", None, "seed", 1] in rows  # the runner's initial context
+    assert ["C", 0, "a", 1] in rows and ["D", 0, "a"] in rows  # written by node 0
+    assert {"T", "R", "S", "X"} <= set(kinds)
+    cancelled = next(row for row in rows if row[0] == "X")
+    assert cancelled[1] == 1 and "runner.cancel" in cancelled[4]
+    # a T line comes before the first call of its type, once per type
+    seen: set[int] = set()
+    for row in rows:
+        if row[0] == "T":
+            assert row[1] not in seen
+            seen.add(row[1])
+        elif row[0] == "R":
+            assert row[3] in seen
+    assert len(seen) == 2
+
+
+def test_registration_lines_carry_what_replay_matches_on(tmp_path: Path) -> None:
+    async def same(x: int, *, tag: str = "") -> int:
+        return x
+
+    async def parent() -> int:
+        got = await asyncio.gather(rc.call(same, 1, tag="t"), rc.call(same, 1, tag="t"))
+        return sum(got) + await rc.call(same, 2)
+
+    with rc.Runner(run_identifier="match", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(parent)
+        rows = lines_of(tmp_path / "match.journal")
+    types = {row[1]: row[3] for row in rows if row[0] == "T"}
+    calls = [row for row in rows if row[0] == "R" and row[2] == 0]
+    assert [types[row[3]].endswith(".same") for row in calls] == [True, True, True]
+    assert [(row[6], row[7]) for row in calls] == [
+        ([1], {"tag": "t"}),
+        ([1], {"tag": "t"}),
+        ([2], None),
+    ]
+    assert [row[1] for row in calls] == [1, 2, 3]  # registration order: the k-th call
+
+
+def test_model_calls_are_journaled_with_a_digest_and_the_full_response(tmp_path: Path) -> None:
+    def add(a: int, b: int) -> int:
+        """Add two numbers.
+
+        Args:
+            a: one
+            b: the other
+        """
+        return a + b
+
+    def agent() -> Any:
+        model = ScriptedModel([ToolCall("add", {"a": 1, "b": 2}, id="call-1"), "it is 3"])
+        return rc.agent_node("adder", llm=model, tool_nodes=[rc.function_node(add)])
+
+    digests = []
+    for run in ("m1", "m2"):
+        with rc.Runner(run_identifier=run, state_dir=tmp_path, **QUIET) as runner:
+            runner.run_sync(agent(), "what is 1 + 2?")
+            rows = lines_of(tmp_path / f"{run}.journal")
+        model_rows = [row for row in rows if row[0] == "M"]
+        assert [(row[1], row[2]) for row in model_rows] == [(0, 0), (0, 1)]
+        first, second = (row[4] for row in model_rows)
+        assert first["tool_calls"] == [
+            {"id": "call-1", "name": "add", "arguments": {"a": 1, "b": 2}}
+        ]
+        assert second["text"] == "it is 3" and second["model"] == "scripted"
+        digests.append([row[3] for row in model_rows])
+        saved = json.loads((tmp_path / f"{run}.json").read_text())
+        calls = saved["extras"]["0"]["model_calls"]
+        assert [c["digest"] for c in calls] == digests[-1]
+        assert calls[1]["response"]["text"] == "it is 3"
+    assert digests[0] == digests[1]  # the same conversation digests the same
+    assert digests[0][0] != digests[0][1]  # a turn later, the request differs
+    assert request_digest({"b": 1, "a": [1, 2]}) == request_digest({"a": [1, 2], "b": 1})
+
+
+def test_a_journal_torn_mid_line_loads_to_its_last_whole_line(tmp_path: Path) -> None:
+    with rc.Runner(run_identifier="torn", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(fan, 3)
+        copy = tmp_path / "copy" / "torn.journal"
+        copy.parent.mkdir()
+        shutil.copy(tmp_path / "torn.journal", copy)
+    text = copy.read_text()
+    whole = text.splitlines()
+    copy.write_text(text[: len(text) - len(whole[-1]) // 2 - 1])  # half the last line
+    info = rc.ExecutionInfo.load(copy)
+    assert info.journal_torn
+    assert info.run_fields["journal"]["lines"] == len(whole) - 1
+    assert info.node(0).status == "running"  # its S line was the torn one
+    assert [n.status for n in info.nodes[1:]] == ["succeeded"] * 3
+    # cut exactly before its newline, the last line is whole
+    copy.write_text(text.rstrip("\n"))
+    info = rc.ExecutionInfo.load(copy)
+    assert not info.journal_torn and info.node(0).status == "succeeded"
+
+
+def _header(version: int = 1) -> str:
+    fields = {"journal_version": version, "run_id": "x", "started_at": 0.0}
+    return json.dumps(["H", fields]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "not a requestcompletion journal"),
+        ('{"not": "a journal"}\n', "line 1 is not a journal line"),
+        (_header() + "not json\n" + '["S",0,1,1,null]\n', "line 2 is not a journal line"),
+        (_header(99), "journal version 99, newer"),
+        (_header() + '["S",7,1,1,null]\n', "not a well-formed journal"),
+        (_header() + '["R",0,null,5,1,1,[],null]\n', "not a well-formed journal"),
+        ('["H","nope"]\n', "not a requestcompletion journal"),
+    ],
+)
+def test_a_damaged_journal_is_a_saved_run_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.journal"
+    path.write_text(text)
+    with pytest.raises(rc.SavedRunError, match=message):
+        rc.ExecutionInfo.load(path)
+
+
+def test_a_journal_that_is_not_a_regular_file_or_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "dir.journal").mkdir()
+    with pytest.raises(rc.SavedRunError, match="not a regular file"):
+        rc.ExecutionInfo.load(tmp_path / "dir.journal")
+    with pytest.raises(rc.SavedRunError, match="no journal at"):
+        rc.ExecutionInfo.load(tmp_path / "gone.journal")
+    (tmp_path / "bytes.journal").write_bytes(b"\xff\xfe\n")
+    with pytest.raises(rc.SavedRunError, match="cannot read"):
+        rc.ExecutionInfo.load(tmp_path / "bytes.journal")
+
+
+def test_values_json_cannot_hold_are_tagged_not_lost(tmp_path: Path) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    async def odd() -> dict[str, Any]:
+        loop: list[Any] = []
+        loop.append(loop)
+        return {"nan": math.nan, "obj": Opaque(), "cycle": loop}
+
+    with rc.Runner(run_identifier="odd", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(odd)
+        rows, torn = read_journal(tmp_path / "odd.journal")
+    assert not torn
+    output = next(row for row in rows if row[0] == "S")[4]
+    assert output["$type"].endswith("dict")  # the whole dict tagged, the line still written
+
+
+def test_journal_fsync_syncs_each_batch_and_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    with rc.Runner(run_identifier="plain", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(fan, 2)
+    assert synced == []
+    with rc.Runner(
+        run_identifier="synced", state_dir=tmp_path, journal_fsync=True, **QUIET
+    ) as runner:
+        runner.run_sync(fan, 2)
+    assert synced  # at least the request's batch and the closing one
+    with pytest.raises(rc.ConfigError, match="journal_fsync"):
+        rc.ExecutorConfig(journal_fsync="yes")  # type: ignore[arg-type]
+
+
+def test_the_writer_writes_a_batch_without_being_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = threading.Event()
+    real_write = Journal._write
+
+    def spy(self: Journal, text: str) -> None:
+        real_write(self, text)
+        if '"Q"' in text:
+            written.set()
+
+    monkeypatch.setattr(Journal, "_write", spy)
+    journal = Journal(tmp_path / "j.journal", {"journal_version": 1}, 0.0, False)
+    journal.add(("Q", 1))  # no flush, no barrier: the batch window alone writes it
+    assert written.wait(timeout=10)
+    assert journal_module.FLUSH_INTERVAL <= 0.1
+    journal.close({"outcome": None})
+    assert lines_of(tmp_path / "j.journal")[1] == ["Q", 1]
+
+
+def test_a_journal_that_cannot_be_started_is_logged_and_the_run_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with pytest.warns(RuntimeWarning, match="could not save run"):  # noqa: SIM117
+        with rc.Runner(run_identifier="nowhere", state_dir=blocker, **QUIET) as runner:
+            assert runner.run_sync(fan, 2).answer == [0, 1]
+    assert "could not start the journal of run 'nowhere'" in caplog.text
+
+
+def test_runs_lists_an_interrupted_run_with_how_far_it_got_and_show_draws_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left = tmp_path / "left"
+    left.mkdir()
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> None:
+        started.set()
+        await release.wait()
+
+    async def outer() -> None:
+        await rc.call(stuck)
+
+    async def go(runner: rc.Runner) -> None:
+        await runner.run(fan, 2)
+        task = asyncio.ensure_future(runner.run(outer))
+        await started.wait()
+        assert runner.state.journal is not None
+        await runner.state.journal.barrier()
+        shutil.copy(tmp_path / "dead.journal", left / "dead.journal")
+        release.set()
+        await task
+
+    async def body() -> None:
+        async with rc.Runner(run_identifier="dead", state_dir=tmp_path, **QUIET) as runner:
+            await go(runner)
+
+    asyncio.run(body())
+    shutil.copy(tmp_path / "dead.json", left / "finished.json")
+    assert main(["runs", "--state-dir", str(left)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "dead" in line)
+    assert "interrupted" in row and "5 (2 unfinished)" in row
+    assert main(["show", "dead", "--state-dir", str(left)]) == 0
+    out = capsys.readouterr().out
+    assert "run dead" in out and "interrupted" in out and "stuck" in out
+    assert "running" in out
