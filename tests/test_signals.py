@@ -1,0 +1,91 @@
+"""Ctrl-C, SIGTERM and SIGKILL sent to a real process in the middle of a run.
+
+Each test starts `signal_child.py`, waits for the READY line it prints once
+three nodes are stuck, sends the signal, and reads what the run left behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import requestcompletion as rc
+
+CHILD = Path(__file__).parent / "signal_child.py"
+
+
+def stopped(mode: str, state_dir: Path, signum: int) -> subprocess.CompletedProcess[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(CHILD), mode, str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()  # blocks until the child is stuck, or EOF if it died
+        assert ready == "READY\n", process.communicate(timeout=60)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, ready + out, err)
+
+
+@pytest.mark.parametrize(
+    ("mode", "signum"),
+    [
+        ("sync", signal.SIGINT),
+        ("asyncio", signal.SIGINT),
+        ("sync", signal.SIGTERM),
+        ("asyncio", signal.SIGTERM),
+    ],
+)
+def test_ctrl_c_and_sigterm_cancel_record_save_and_reraise(
+    tmp_path: Path, mode: str, signum: int
+) -> None:
+    done = stopped(mode, tmp_path, signum)
+    assert "KeyboardInterrupt" in done.stderr
+    assert done.returncode != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.json"]  # no journal left
+    info = rc.ExecutionInfo.load(tmp_path / "sig.json")
+    assert info.outcome == "cancelled"
+    statuses = {n.name: set() for n in info.nodes}
+    for node in info.nodes:
+        statuses[node.name].add(node.status)
+    assert statuses == {
+        "workflow": {"cancelled"},
+        "fan": {"succeeded"},
+        "leaf": {"succeeded"},
+        "stuck": {"cancelled"},
+    }
+    assert len(info.nodes) == 8
+    assert all(n.end is not None for n in info.nodes)
+
+
+def test_sigkill_leaves_the_journal_up_to_its_last_flush(tmp_path: Path) -> None:
+    done = stopped("kill", tmp_path, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig.journal"]
+    info = rc.ExecutionInfo.load(tmp_path / "sig.journal")
+    assert info.outcome == "interrupted"
+    # the first request returned, so all of it was written before the second began
+    first = info.get_info(info.insertion_requests[0].id).nodes
+    assert [(n.name, n.status) for n in first] == [("fan", "succeeded")] + [
+        ("leaf", "succeeded")
+    ] * 3
+    assert info.answer is None or info.insertion_requests[0].output == [0, 2, 4]
+    rest = info.nodes[len(first) :]
+    assert all(n.status == "running" for n in rest)  # what got written of the second
+
+
+def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path: Path) -> None:
+    done = stopped("own", tmp_path, signal.SIGTERM)
+    assert done.stdout == "READY\nMINE\n"
+    assert done.returncode == 3
