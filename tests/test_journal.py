@@ -335,3 +335,18 @@ def test_runs_lists_an_interrupted_run_with_how_far_it_got_and_show_draws_it(
     out = capsys.readouterr().out
     assert "run dead" in out and "interrupted" in out and "stuck" in out
     assert "running" in out
+
+
+def test_a_journal_that_breaks_stops_without_stopping_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Journal, items: list[Any]) -> list[str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Journal, "_lines", broken)
+    with rc.Runner(run_identifier="full", state_dir=tmp_path, **QUIET) as runner:
+        assert runner.run_sync(fan, 2).answer == [0, 1]  # its barrier did not hang
+        assert runner.run_sync(fan, 1).answer == [0]
+    assert "the journal" in caplog.text and "No space left on device" in caplog.text
+    assert rc.ExecutionInfo.load(tmp_path / "full.json").outcome == "succeeded"
+    assert not (tmp_path / "full.journal").exists()

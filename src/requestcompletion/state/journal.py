@@ -59,6 +59,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, MutableMapping
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,18 @@ MAX_JOURNAL_BYTES = 2 << 30  # a journal bigger than this is refused, not read i
 
 _log = logging.getLogger("RC.journal")
 _encode = json.JSONEncoder(default=_tag, allow_nan=False, separators=(",", ":")).encode
+# The C encoder made once: `JSONEncoder.encode` builds a new one per call, which is
+# most of the cost of a short line. Without the cycle check (markers None) a cyclic
+# value raises RecursionError, and `_encode_row` tags it like any other bad value.
+_c_encoder = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _tag, encode_basestring_ascii, None, ":", ",", False, False, False)
+)
+
+
+def _encode_fast(row: list[Any]) -> str:
+    return _encode(row) if _c_encoder is None else "".join(_c_encoder(row, 0))
 
 
 def request_digest(request: Any) -> str:
@@ -109,15 +122,17 @@ class Journal:
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._fsync = fsync
         self._t0 = t0
-        self._queue: deque[tuple[Any, ...]] = deque([("H", header)])
+        # what the run queued and the writer has not written; `RCState` appends to it
+        # directly on its hottest paths (then calls `wake` if `awake` is False)
+        self.queue: deque[tuple[Any, ...]] = deque([("H", header)])
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         self._types: dict[str, int] = {}
         self._wake = threading.Event()  # something is queued
         self._now = threading.Event()  # write it without waiting out the batch
-        self._signalled = True
+        self.awake = True  # the writer was told something is queued, and has not taken it
         self._wake.set()
         self._closing = False
-        self.error: OSError | None = None  # why the journal stopped, if it did
+        self.error: Exception | None = None  # why the journal stopped, if it did
         self._thread = threading.Thread(target=self._work, name=f"rc-journal-{path.stem}")
         self._thread.daemon = True  # close() joins it; daemon only so a hung disk cannot hang exit
         self._thread.start()
@@ -142,14 +157,18 @@ class Journal:
 
     def add(self, item: tuple[Any, ...]) -> None:
         """Queue one change; the writer turns it into a line."""
-        self._queue.append(item)
-        if not self._signalled:  # only the first item of a batch pays for the wake-up
-            self._signalled = True
-            self._wake.set()
+        self.queue.append(item)
+        if not self.awake:  # only the first item of a batch pays for the wake-up
+            self.wake()
+
+    def wake(self) -> None:
+        """Tell the writer something is queued (it writes within `FLUSH_INTERVAL`)."""
+        self.awake = True
+        self._wake.set()
 
     def flush(self) -> None:
         """Ask the writer to write what is queued now, without waiting for it."""
-        self._signalled = True
+        self.awake = True
         self._now.set()
         self._wake.set()
 
@@ -167,7 +186,7 @@ class Journal:
         """Write the ``Z`` line and everything before it; stop the writer."""
         if self._closing:
             return
-        self._queue.append(("Z", outcome))
+        self.queue.append(("Z", outcome))
         self._closing = True
         self.flush()
         self._thread.join()
@@ -182,19 +201,20 @@ class Journal:
     # --- the writer thread ------------------------------------------------------
 
     def _work(self) -> None:
-        queue, waiters = self._queue, self._waiters
+        queue, waiters = self.queue, self._waiters
         while True:
             self._wake.wait()
             self._now.wait(FLUSH_INTERVAL)  # let a batch gather; a flush cuts it short
             self._now.clear()
             self._wake.clear()
-            self._signalled = False
+            self.awake = False
             ready = [waiters.popleft() for _ in range(len(waiters))]  # before the drain
-            lines = []
-            while queue:
-                lines.append(self._line(queue.popleft()))
-            if lines and self.error is None:
-                self._write("\n".join(lines) + "\n")
+            batch = [queue.popleft() for _ in range(len(queue))]
+            if batch and self.error is None:
+                try:
+                    self._write("\n".join(self._lines(batch)) + "\n")
+                except Exception as error:  # a bug here must not hang the run's barriers
+                    self._stop(error)
             for loop, future in ready:
                 try:
                     loop.call_soon_threadsafe(_resolve, future)
@@ -208,56 +228,70 @@ class Journal:
             self._stop(error)
 
     def _write(self, text: str) -> None:
-        try:
-            self._file.write(text)
-            self._file.flush()
-            if self._fsync:
-                os.fsync(self._file.fileno())
-        except OSError as error:
-            self._stop(error)
+        self._file.write(text)
+        self._file.flush()
+        if self._fsync:
+            os.fsync(self._file.fileno())
 
-    def _stop(self, error: OSError) -> None:
+    def _stop(self, error: Exception) -> None:
         if self.error is None:
             self.error = error
             _log.warning(
-                "the journal %r stopped: %s. The run goes on and is saved as JSON when it "
-                "closes; free disk space or choose another state_dir to keep a journal",
+                "the journal %r stopped (%s: %s). The run goes on and is saved as JSON "
+                "when it closes; for a disk error, free space or choose another state_dir",
                 os.fspath(self.path),
+                type(error).__name__,
                 error,
             )
 
-    def _line(self, item: tuple[Any, ...]) -> str:
+    def _lines(self, items: list[tuple[Any, ...]]) -> list[str]:
+        """The lines of a batch. Calls registered and finished are most of a run's
+        changes: their rows are built inline, the rarer kinds by `_row`."""
+        t0, types, lines = self._t0, self._types, []
+        for item in items:
+            kind = item[0]
+            if kind == "R":
+                record: NodeRecord = item[1]
+                spec = record.spec
+                index = types.get(spec.key)
+                if index is None:  # a type not seen yet: its T line first
+                    index = types[spec.key] = len(types)
+                    lines.append(_encode_row(["T", index, spec.name, spec.key]))
+                parent = record.parent
+                row = [
+                    "R",
+                    record.id,
+                    None if parent is None else parent.id,
+                    index,
+                    int((record.start - t0) * 1e6),
+                    record.start_step,
+                    record.args,
+                    record.kwargs,
+                ]
+            elif kind == "S":
+                record = item[1]
+                end = int((record.end - t0) * 1e6)  # type: ignore[operator]
+                row = ["S", record.id, end, record.end_step, record.output]
+            else:
+                row = self._row(item)
+            lines.append(_encode_row(row))
+        return lines
+
+    def _row(self, item: tuple[Any, ...]) -> list[Any]:
         kind = item[0]
-        if kind == "R":
-            return self._registered(item[1])
-        if kind in ("S", "F", "X"):
+        if kind in ("F", "X"):
             record: NodeRecord = item[1]
             row = [kind, record.id, self._us(record.end), record.end_step]
-            if kind == "S":
-                row.append(record.output)
-            elif kind == "F":
+            if kind == "F":
                 error = ErrorInfo.of(record.error)  # type: ignore[arg-type]
                 text = {"type": error.type, "message": error.message}
                 row.append({**text, "traceback": error.traceback})
             else:
                 row.append(item[2])
-        elif kind == "I":
-            row = ["I", item[1], self._us(item[2]), item[3]]
-        else:  # H, C, D, M, Z: already in their written form
-            row = list(item)
-        return _encode_row(row)
-
-    def _registered(self, record: NodeRecord) -> str:
-        spec = record.spec
-        index = self._types.get(spec.key)
-        before = ""
-        if index is None:  # a type not seen yet: its T line first
-            index = self._types[spec.key] = len(self._types)
-            before = _encode_row(["T", index, spec.name, spec.key]) + "\n"
-        parent = record.parent
-        row = ["R", record.id, None if parent is None else parent.id, index]
-        row += [self._us(record.start), record.start_step, record.args, record.kwargs]
-        return before + _encode_row(row)
+            return row
+        if kind == "I":
+            return ["I", item[1], self._us(item[2]), item[3]]
+        return list(item)  # H, C, D, M, Z: already in their written form
 
     def _us(self, t: float | None) -> int | None:
         return None if t is None else int((t - self._t0) * 1e6)
@@ -265,7 +299,7 @@ class Journal:
 
 def _encode_row(row: list[Any]) -> str:
     try:
-        return _encode(row)
+        return _encode_fast(row)
     except Exception:  # NaN, a cycle, odd keys, or a value changed while being written
         pass
     safe = []

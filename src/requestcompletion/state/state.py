@@ -66,8 +66,11 @@ class RCState:
         """Record a new call (a node and its request) and announce it."""
         self.running += 1
         record = self._new_record(spec, args, kwargs, parent, work)
-        if self.journal is not None:
-            self.journal.add(("R", record))
+        journal = self.journal
+        if journal is not None:  # Journal.add, inlined: this is every call's path
+            journal.queue.append(("R", record))
+            if not journal.awake:
+                journal.wake()
         if self.publisher.active:
             self.publisher.defer(self.build_created, record)
         return record
@@ -129,8 +132,11 @@ class RCState:
         record.end_step = self.step
         record.end = _now()
         record.task = record.work = None  # the work ran: nothing to close, unlike in _end
-        if self.journal is not None:
-            self.journal.add(("S", record))
+        journal = self.journal
+        if journal is not None:  # Journal.add, inlined: this is every call's path
+            journal.queue.append(("S", record))
+            if not journal.awake:
+                journal.wake()
         if self.publisher.active:
             self.publisher.defer(self.build_succeeded, record)
 
