@@ -33,6 +33,16 @@ def lines_of(path: Path) -> list[list[Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def output_of(rows: list[list[Any]], node_id: int) -> Any:
+    """The output a journal recorded for a node: on its S line, or its N line."""
+    for row in rows:
+        if row[0] == "S" and row[1] == node_id:
+            return row[4]
+        if row[0] == "N" and row[1] == node_id:
+            return row[10]
+    raise AssertionError(f"node {node_id} did not finish in {rows!r}")
+
+
 async def leaf(i: int) -> int:
     rc.context.put(f"leaf{i}", i * 10)
     await rc.stream(f"item {i}")
@@ -84,6 +94,9 @@ def test_every_kind_of_change_has_its_line(tmp_path: Path) -> None:
         await asyncio.Event().wait()  # until cancelled
 
     async def main_node() -> str:
+        journal = runners[0].state.journal
+        assert journal is not None
+        await journal.barrier()  # this node's R line is written: its finish gets an S line
         rc.context.update({"a": 1})
         rc.context.delete("a")
         task = asyncio.ensure_future(rc.call(waits))
@@ -99,11 +112,20 @@ def test_every_kind_of_change_has_its_line(tmp_path: Path) -> None:
         runners.append(runner)
         runner.run_sync(main_node)
         rows = lines_of(tmp_path / "kinds.journal")
+        shutil.copy(tmp_path / "kinds.journal", tmp_path / "copy.journal")
     kinds = [row[0] for row in rows]
     assert kinds[0] == "H" and rows[0][1]["journal_version"] == 1
     assert ["C", None, "seed", 1] in rows  # the runner's initial context
     assert ["C", 0, "a", 1] in rows and ["D", 0, "a"] in rows  # written by node 0
-    assert {"T", "R", "S", "X"} <= set(kinds)
+    assert {"T", "R", "X"} <= set(kinds)  # waits: registered, then (another batch) cancelled
+    assert output_of(rows, 0) == "done"
+    assert next(row for row in rows if row[1] == 0 and row[0] in ("R", "S", "N"))[0] == "R"
+    assert next(row for row in rows if row[0] == "S")[:2] == ["S", 0]
+    loaded = rc.ExecutionInfo.load(tmp_path / "copy.journal")
+    assert [(n.name, n.status) for n in loaded.nodes] == [
+        ("main_node", "succeeded"),
+        ("waits", "cancelled"),
+    ]
     cancelled = next(row for row in rows if row[0] == "X")
     assert cancelled[1] == 1 and "runner.cancel" in cancelled[4]
     # a T line comes before the first call of its type, once per type
@@ -112,7 +134,7 @@ def test_every_kind_of_change_has_its_line(tmp_path: Path) -> None:
         if row[0] == "T":
             assert row[1] not in seen
             seen.add(row[1])
-        elif row[0] == "R":
+        elif row[0] in ("R", "N"):
             assert row[3] in seen
     assert len(seen) == 2
 
@@ -129,7 +151,7 @@ def test_registration_lines_carry_what_replay_matches_on(tmp_path: Path) -> None
         runner.run_sync(parent)
         rows = lines_of(tmp_path / "match.journal")
     types = {row[1]: row[3] for row in rows if row[0] == "T"}
-    calls = [row for row in rows if row[0] == "R" and row[2] == 0]
+    calls = [row for row in rows if row[0] in ("R", "N") and row[2] == 0]
     assert [types[row[3]].endswith(".same") for row in calls] == [True, True, True]
     assert [(row[6], row[7]) for row in calls] == [
         ([1], {"tag": "t"}),
@@ -187,12 +209,18 @@ def test_a_journal_torn_mid_line_loads_to_its_last_whole_line(tmp_path: Path) ->
     info = rc.ExecutionInfo.load(copy)
     assert info.journal_torn
     assert info.run_fields["journal"]["lines"] == len(whole) - 1
-    assert info.node(0).status == "running"  # its S line was the torn one
-    assert [n.status for n in info.nodes[1:]] == ["succeeded"] * 3
+    kept = [json.loads(line) for line in whole[:-1]]
+    assert len(info.nodes) == sum(row[0] in ("R", "N") for row in kept)
+    assert [n.output for n in info.nodes if n.status == "succeeded"] == [
+        output_of(kept, n.id) for n in info.nodes if n.status == "succeeded"
+    ]
     # cut exactly before its newline, the last line is whole
     copy.write_text(text.rstrip("\n"))
     info = rc.ExecutionInfo.load(copy)
-    assert not info.journal_torn and info.node(0).status == "succeeded"
+    assert not info.journal_torn
+    assert [(n.name, n.status) for n in info.nodes] == [("fan", "succeeded")] + [
+        ("leaf", "succeeded")
+    ] * 3
 
 
 def _header(version: int = 1) -> str:
@@ -244,7 +272,7 @@ def test_values_json_cannot_hold_are_tagged_not_lost(tmp_path: Path) -> None:
         runner.run_sync(odd)
         rows, torn = read_journal(tmp_path / "odd.journal")
     assert not torn
-    output = next(row for row in rows if row[0] == "S")[4]
+    output = output_of(rows, 0)
     assert output["$type"].endswith("dict")  # the whole dict tagged, the line still written
 
 

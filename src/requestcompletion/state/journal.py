@@ -27,6 +27,8 @@ started_at, pid, config}]``
 ``["R", id, parent, type, us, step, args, kwargs]``    a call registered (it starts then);
                                                        ``parent`` None for a top-level one
 ``["S", id, us, step, output]``                        the call returned ``output``
+``["N", id, parent, type, us, step, args, kwargs,      a call registered and returned in
+end_us, end_step, output]``                            one batch: an ``R`` and its ``S``
 ``["F", id, us, step, {type, message, traceback}]``    the call raised
 ``["X", id, us, step, reason]``                        the call was cancelled
 ``["I", id, us, item]``                                ``rc.stream(item)`` (id None: no node)
@@ -246,8 +248,11 @@ class Journal:
 
     def _lines(self, items: list[tuple[Any, ...]]) -> list[str]:
         """The lines of a batch. Calls registered and finished are most of a run's
-        changes: their rows are built inline, the rarer kinds by `_row`."""
+        changes: their rows are built inline, the rarer kinds by `_row`; a call
+        whose finish is in the same batch gets one ``N`` line instead of two."""
         t0, types, lines = self._t0, self._types, []
+        finished = {item[1].id for item in items if item[0] == "S"}
+        combined = set()  # ids given an N line: their S item is skipped
         for item in items:
             kind = item[0]
             if kind == "R":
@@ -268,8 +273,15 @@ class Journal:
                     record.args,
                     record.kwargs,
                 ]
+                if record.id in finished:
+                    combined.add(record.id)
+                    end = int((record.end - t0) * 1e6)  # type: ignore[operator]
+                    row[0] = "N"
+                    row += [end, record.end_step, record.output]
             elif kind == "S":
                 record = item[1]
+                if record.id in combined:
+                    continue
                 end = int((record.end - t0) * 1e6)  # type: ignore[operator]
                 row = ["S", record.id, end, record.end_step, record.output]
             else:

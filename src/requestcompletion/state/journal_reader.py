@@ -133,8 +133,8 @@ def _replay_lines(
     last_us = 0
     for row in lines[1:]:
         kind = row[0]
-        if kind == "R":
-            _, node_id, parent, kind_index, us, step, args, kwargs = row
+        if kind in ("R", "N"):
+            node_id, parent, kind_index, us, step, args, kwargs = row[1:8]
             if node_id != len(records):
                 raise ValueError(f"call {node_id!r} registered out of order")
             record = NodeRecord(
@@ -151,6 +151,11 @@ def _replay_lines(
             if parent is None:
                 state.roots.append(node_id)
             last_us = max(last_us, us)
+            if kind == "N":
+                _, _, _, _, _, _, _, _, end_us, end_step, output = row
+                record.end, record.end_step = end_us / 1e6, end_step
+                record.status, record.output = "succeeded", output
+                last_us = max(last_us, end_us)
         elif kind in ("S", "F", "X"):
             _, node_id, us, step, value = row
             record = records[node_id]
