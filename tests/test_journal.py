@@ -306,7 +306,7 @@ def test_the_writer_writes_a_batch_without_being_asked(
             written.set()
 
     monkeypatch.setattr(Journal, "_write", spy)
-    journal = Journal(tmp_path / "j.journal", {"journal_version": 1}, 0.0, False)
+    journal = Journal(tmp_path / "j.journal", {"journal_version": 1}, [], 0.0, False)
     journal.add(("Q", 1))  # no flush, no barrier: the batch window alone writes it
     assert written.wait(timeout=10)
     assert journal_module.FLUSH_INTERVAL <= 0.1

@@ -152,7 +152,8 @@ class Runner:
             "pid": os.getpid(),  # so `runs` can tell a live run from one whose process died
             "config": self._config_summary(),
         }
-        state.journal = Journal.start(path, header, state.t0, self.config.journal_fsync)
+        fsync = self.config.journal_fsync
+        state.journal = Journal.start(path, header, state.records, state.t0, fsync)
         if state.journal is not None:
             self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
 

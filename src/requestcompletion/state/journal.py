@@ -6,13 +6,15 @@ its run behind up to the last flush. A clean close writes the final
 ``<run id>.json`` atomically and removes the journal; `load_journal` reads one
 that was left behind.
 
-Cost on the run's loop: `RCState` hands `Journal.add` a tuple of the record
-itself (or the few values of a stream item, a context write, a model call) and
-nothing else; a writer thread of the journal turns them into lines, in batches,
-at most `FLUSH_INTERVAL` seconds after the first of a batch arrived, and at the
-end of every top-level request (the runner awaits `Journal.barrier`). Each batch
-is written with one ``write`` and flushed to the OS; ``journal_fsync=True`` adds
-an ``fsync``.
+Cost on the run's loop: `RCState` appends the record itself to the journal's
+queue when a call registers, and the record's id when it returns: no object is
+made, so a busy run gives the garbage collector nothing more to look at. Rarer
+changes (failed, cancelled, a stream item, a context write, a model call) go in
+as a small tuple of their values (`Journal.add`). A writer thread of the journal
+turns them into lines, in batches, at most `FLUSH_INTERVAL` seconds after the
+first of a batch arrived, and at the end of every top-level request (the runner
+awaits `Journal.barrier`). Each batch is written with one ``write`` and flushed
+to the OS; ``journal_fsync=True`` adds an ``fsync``.
 
 The format (JSON Lines, ``JOURNAL_VERSION`` 1). Every line is a JSON array whose
 first element says what it is. Times (``us``) are integer microseconds since the
@@ -111,6 +113,8 @@ class Journal:
     Args:
         path: the journal file (created; its folder too).
         header: the run-level fields of the ``H`` line.
+        records: the run's records (`RCState.records`): a returned call is queued
+            as its id, looked up here.
         t0: the run's start on `time.perf_counter`, to turn times into offsets.
         fsync: fsync after every batch.
 
@@ -118,15 +122,23 @@ class Journal:
         OSError: the file cannot be created.
     """
 
-    def __init__(self, path: Path, header: dict[str, Any], t0: float, fsync: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: dict[str, Any],
+        records: list[NodeRecord],
+        t0: float,
+        fsync: bool,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._fsync = fsync
-        self._t0 = t0
-        # what the run queued and the writer has not written; `RCState` appends to it
-        # directly on its hottest paths (then calls `wake` if `awake` is False)
-        self.queue: deque[tuple[Any, ...]] = deque([("H", header)])
+        self._records, self._t0 = records, t0
+        # what the run queued and the writer has not written: a NodeRecord (registered),
+        # an int (that record returned) or a tuple (any other change). `RCState`
+        # appends to it directly on its hottest paths, then calls `wake` if not `awake`.
+        self.queue: deque[Any] = deque([("H", header)])
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         self._types: dict[str, int] = {}
         self._wake = threading.Event()  # something is queued
@@ -140,10 +152,12 @@ class Journal:
         self._thread.start()
 
     @classmethod
-    def start(cls, path: Path, header: dict[str, Any], t0: float, fsync: bool) -> Journal | None:
+    def start(
+        cls, path: Path, header: dict[str, Any], records: list[NodeRecord], t0: float, fsync: bool
+    ) -> Journal | None:
         """A journal at `path`, or None (logged as a warning) if it cannot be created."""
         try:
-            return cls(path, header, t0, fsync)
+            return cls(path, header, records, t0, fsync)
         except OSError as error:
             _log.warning(
                 "could not start the journal of run %r at %r: %s. The run goes on and is "
@@ -246,17 +260,24 @@ class Journal:
                 error,
             )
 
-    def _lines(self, items: list[tuple[Any, ...]]) -> list[str]:
-        """The lines of a batch. Calls registered and finished are most of a run's
+    def _lines(self, items: list[Any]) -> list[str]:
+        """The lines of a batch. Calls registered and returned are most of a run's
         changes: their rows are built inline, the rarer kinds by `_row`; a call
-        whose finish is in the same batch gets one ``N`` line instead of two."""
-        t0, types, lines = self._t0, self._types, []
-        finished = {item[1].id for item in items if item[0] == "S"}
-        combined = set()  # ids given an N line: their S item is skipped
+        that returned in the same batch gets one ``N`` line instead of two."""
+        t0, types, records, lines = self._t0, self._types, self._records, []
+        returned = {item for item in items if type(item) is int}
+        combined = set()  # ids given an N line: their returned item is skipped
         for item in items:
-            kind = item[0]
-            if kind == "R":
-                record: NodeRecord = item[1]
+            if type(item) is int:
+                if item in combined:
+                    continue
+                record = records[item]
+                end = int((record.end - t0) * 1e6)  # type: ignore[operator]
+                row = ["S", item, end, record.end_step, record.output]
+            elif type(item) is tuple:
+                row = self._row(item)
+            else:
+                record = item
                 spec = record.spec
                 index = types.get(spec.key)
                 if index is None:  # a type not seen yet: its T line first
@@ -273,19 +294,11 @@ class Journal:
                     record.args,
                     record.kwargs,
                 ]
-                if record.id in finished:
+                if record.id in returned:
                     combined.add(record.id)
                     end = int((record.end - t0) * 1e6)  # type: ignore[operator]
                     row[0] = "N"
                     row += [end, record.end_step, record.output]
-            elif kind == "S":
-                record = item[1]
-                if record.id in combined:
-                    continue
-                end = int((record.end - t0) * 1e6)  # type: ignore[operator]
-                row = ["S", record.id, end, record.end_step, record.output]
-            else:
-                row = self._row(item)
             lines.append(_encode_row(row))
         return lines
 

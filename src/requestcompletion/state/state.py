@@ -68,7 +68,7 @@ class RCState:
         record = self._new_record(spec, args, kwargs, parent, work)
         journal = self.journal
         if journal is not None:  # Journal.add, inlined: this is every call's path
-            journal.queue.append(("R", record))
+            journal.queue.append(record)  # the record itself: nothing made per call
             if not journal.awake:
                 journal.wake()
         if self.publisher.active:
@@ -88,7 +88,7 @@ class RCState:
         record.status, record.error = "failed", error
         end = self._end(record)
         if self.journal is not None:
-            self.journal.add(("R", record))
+            self.journal.queue.append(record)
             self.journal.add(("F", record))
         if self.publisher.active:
             self.publisher.publish(
@@ -134,7 +134,7 @@ class RCState:
         record.task = record.work = None  # the work ran: nothing to close, unlike in _end
         journal = self.journal
         if journal is not None:  # Journal.add, inlined: this is every call's path
-            journal.queue.append(("S", record))
+            journal.queue.append(record.id)  # an int already made: nothing made per call
             if not journal.awake:
                 journal.wake()
         if self.publisher.active:
