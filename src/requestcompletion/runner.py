@@ -36,8 +36,7 @@ from .observability.logging import RunLogging
 from .pubsub.events import Event, FatalFailure, RunFinished, RunStarted, Streamed
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
-from .state.journal import JOURNAL_VERSION, Journal, JournaledVariables
-from .state.persistence import SCHEMA_VERSION
+from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord, error_text
 from .state.state import RCState
 
@@ -142,18 +141,9 @@ class Runner:
             self.publisher.publish(RunStarted(self.run_id, None, None, None, self.state.t0))
 
     def _open_journal(self) -> None:
-        state = self.state
-        path = Path(self.config.state_dir) / f"{self.run_id}.journal"
-        header = {
-            "journal_version": JOURNAL_VERSION,
-            "schema_version": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "started_at": state.wall0,
-            "pid": os.getpid(),  # so `runs` can tell a live run from one whose process died
-            "config": self._config_summary(),
-        }
-        fsync = self.config.journal_fsync
-        state.journal = Journal.start(path, header, state.records, state.t0, fsync)
+        state, config = self.state, self.config
+        summary = self._config_summary()
+        state.journal = Journal.start(Path(config.state_dir), state, summary, config.journal_fsync)
         if state.journal is not None:
             self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
 

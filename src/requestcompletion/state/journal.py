@@ -67,11 +67,13 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .persistence import _safe, _tag
+from .persistence import SCHEMA_VERSION, _safe, _tag
 from .records import ErrorInfo, NodeRecord
 
 if TYPE_CHECKING:
     import asyncio
+
+    from .state import RCState
 
 __all__ = [
     "FLUSH_INTERVAL",
@@ -153,17 +155,27 @@ class Journal:
 
     @classmethod
     def start(
-        cls, path: Path, header: dict[str, Any], records: list[NodeRecord], t0: float, fsync: bool
+        cls, state_dir: Path, state: RCState, config: dict[str, Any], fsync: bool
     ) -> Journal | None:
-        """A journal at `path`, or None (logged as a warning) if it cannot be created."""
+        """The journal of the run `state` records, in `state_dir`; None (logged as a
+        warning) if it cannot be created. `config` is the run's config summary."""
+        path = state_dir / f"{state.run_id}.journal"
+        header = {
+            "journal_version": JOURNAL_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "run_id": state.run_id,
+            "started_at": state.wall0,
+            "pid": os.getpid(),  # so `runs` can tell a live run from one whose process died
+            "config": config,
+        }
         try:
-            return cls(path, header, records, t0, fsync)
+            return cls(path, header, state.records, state.t0, fsync)
         except OSError as error:
             _log.warning(
                 "could not start the journal of run %r at %r: %s. The run goes on and is "
                 "saved when it closes, but a crash would lose it; set state_dir to a "
                 "writable folder",
-                header.get("run_id"),
+                state.run_id,
                 os.fspath(path),
                 error,
             )
@@ -296,7 +308,7 @@ class Journal:
                 ]
                 if record.id in returned:
                     combined.add(record.id)
-                    end = int((record.end - t0) * 1e6)  # type: ignore[operator]
+                    end = int((record.end - t0) * 1e6)
                     row[0] = "N"
                     row += [end, record.end_step, record.output]
             lines.append(_encode_row(row))
