@@ -12,11 +12,14 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import requestcompletion as rc
 from requestcompletion.cli import main
@@ -378,3 +381,74 @@ def test_a_journal_that_breaks_stops_without_stopping_the_run(
     assert "the journal" in caplog.text and "No space left on device" in caplog.text
     assert rc.ExecutionInfo.load(tmp_path / "full.json").outcome == "succeeded"
     assert not (tmp_path / "full.journal").exists()
+
+
+@pytest.fixture(scope="module")
+def journal_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real journal of a run with a failure, stream items and context writes."""
+    folder = tmp_path_factory.mktemp("journal")
+    with rc.Runner(run_identifier="cut", state_dir=folder, **QUIET) as runner:
+        runner.run_sync(fan, 6)
+        return (folder / "cut.journal").read_text()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_journal_cut_anywhere_loads_what_it_holds(journal_text: str, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(min_value=0, max_value=len(journal_text)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cut.journal"
+        path.write_text(journal_text[:cut])
+        if cut < journal_text.index("\n"):  # not even the header
+            with pytest.raises(rc.SavedRunError):
+                rc.ExecutionInfo.load(path)
+            return
+        info = rc.ExecutionInfo.load(path)
+    whole = journal_text[:cut].split("\n")
+    assert info.journal_torn == (whole[-1] != "" and not _parses(whole[-1]))
+    assert info.outcome == "interrupted"
+    assert all(n.status in ("running", "succeeded", "failed") for n in info.nodes)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=400))
+def test_loading_any_bytes_as_a_journal_is_a_run_or_a_saved_run_error(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "any.journal"
+        path.write_bytes(_header().encode() + data)
+        try:
+            info = rc.ExecutionInfo.load(path)
+        except rc.SavedRunError:
+            return
+        info.nodes, info.to_graph(), info.all_stamps, info.to_json()
+
+
+_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.text(max_size=3)
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+_rows = st.tuples(st.sampled_from("HTRNSFXICDMZQ"), st.lists(_values, max_size=11)).map(
+    lambda kind_rest: [kind_rest[0], *kind_rest[1]]
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(_rows, max_size=8))
+def test_loading_journal_lines_of_any_shape_is_a_run_or_a_saved_run_error(
+    rows: list[list[Any]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "shapes.journal"
+        path.write_text(_header() + "".join(json.dumps(row) + "\n" for row in rows))
+        try:
+            info = rc.ExecutionInfo.load(path)
+        except rc.SavedRunError:
+            return
+        info.nodes, info.to_graph(), info.all_stamps, info.timing(), info.usage
+        info.to_json()
