@@ -37,34 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import impl_asyncio
+import impl_rc
 import requestcompletion as rc
 from requestcompletion.state.journal import Journal
 
 STATE_DIR = Path(tempfile.mkdtemp(prefix="rc-journal-bench-"))
 
 
-async def child(i: int) -> int:
-    return i
-
-
-async def sequential(n: int) -> float:
-    start = time.perf_counter()
-    for i in range(n):
-        await rc.call(child, i)
-    return time.perf_counter() - start
-
-
-async def fan_out(n: int) -> float:
-    start = time.perf_counter()
-    results = await rc.batch(child, range(n))
-    elapsed = time.perf_counter() - start
-    assert len(results) == n
-    return elapsed
-
-
+# the same nodes as run.py's W1 and W2 (impl_rc), and their floors
 WORKLOADS: dict[str, tuple[Callable[[int], Coroutine[Any, Any, float]], Any]] = {
-    "W1 sequential": (sequential, impl_asyncio._sequential),
-    "W2 rc.batch": (fan_out, impl_asyncio._fan_out),
+    "W1 sequential": (impl_rc.sequential, impl_asyncio._sequential),
+    "W2 rc.batch": (impl_rc.fan_out_batch, impl_asyncio._fan_out),
 }
 
 
