@@ -250,6 +250,15 @@ def test_a_damaged_journal_is_a_saved_run_error(tmp_path: Path, text: str, messa
         rc.ExecutionInfo.load(path)
 
 
+def test_loading_the_json_of_a_run_that_left_only_its_journal_names_the_journal(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "crashed.journal").write_text(_header())
+    with pytest.raises(rc.SavedRunError, match=r"crashed\.journal"):
+        rc.ExecutionInfo.load(tmp_path / "crashed.json")
+    assert rc.ExecutionInfo.load(tmp_path / "crashed.journal").outcome == "interrupted"
+
+
 def test_a_journal_that_is_not_a_regular_file_or_is_missing(tmp_path: Path) -> None:
     (tmp_path / "dir.journal").mkdir()
     with pytest.raises(rc.SavedRunError, match="not a regular file"):

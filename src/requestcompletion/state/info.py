@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import SavedRunError
 from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
 from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
@@ -269,8 +270,15 @@ class ExecutionInfo:
             SavedRunError: the file is missing, not a regular file, too large, corrupt,
                 not a run, malformed (the message names the field), or from a newer version.
         """
-        if os.fspath(path).endswith(".journal"):
+        where = os.fspath(path)
+        if where.endswith(".journal"):
             return cls(*load_journal(path))
+        journal = Path(where).with_suffix(".journal")
+        if where.endswith(".json") and not os.path.lexists(where) and journal.is_file():
+            raise SavedRunError(
+                f"no saved run at {where!r}: its process ended before saving it. Its journal "
+                f"is {os.fspath(journal)!r}; load that (or `requestcompletion show` its run id)"
+            )
         state, document = load_state(path)
         skip = {"types", "roots", "nodes", "errors", "extras", "streamed"}
         return cls(state, {k: v for k, v in document.items() if k not in skip})
