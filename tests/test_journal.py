@@ -461,3 +461,25 @@ def test_loading_journal_lines_of_any_shape_is_a_run_or_a_saved_run_error(
             return
         info.nodes, info.to_graph(), info.all_stamps, info.timing(), info.usage
         info.to_json()
+
+
+def test_a_thread_node_writing_the_context_is_journaled_as_itself(tmp_path: Path) -> None:
+    def in_thread(key: str) -> str:
+        rc.context.put(key, threading.current_thread().name)
+        return key
+
+    async def parent() -> str:
+        return await rc.call(in_thread, "who")
+
+    with rc.Runner(run_identifier="thread", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(parent)
+        rows = lines_of(tmp_path / "thread.journal")
+        journal = runner.state.journal
+    write = next(row for row in rows if row[0] == "C")
+    assert write[:3] == ["C", 1, "who"] and write[3] != threading.current_thread().name
+    assert journal is not None
+
+    async def after_close() -> None:
+        await asyncio.wait_for(journal.barrier(), 30)  # a closed journal answers at once
+
+    asyncio.run(after_close())

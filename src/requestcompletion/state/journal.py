@@ -204,6 +204,8 @@ class Journal:
         """Wait until everything queued so far has been written to the OS."""
         import asyncio  # the state layer runs without a loop too (loading)
 
+        if self._closing:  # closed: everything was written, and no writer is left to answer
+            return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiters.append((loop, future))
