@@ -25,7 +25,7 @@ import requestcompletion as rc
 from requestcompletion.cli import main
 from requestcompletion.llm import ToolCall
 from requestcompletion.state import journal as journal_module
-from requestcompletion.state.journal import Journal, request_digest
+from requestcompletion.state.journal import Journal, RequestDigest
 from requestcompletion.state.journal_reader import read_journal
 from requestcompletion.testing import ScriptedModel
 
@@ -196,8 +196,27 @@ def test_model_calls_are_journaled_with_a_digest_and_the_full_response(tmp_path:
         assert [c["digest"] for c in calls] == digests[-1]
         assert calls[1]["response"]["text"] == "it is 3"
     assert digests[0] == digests[1]  # the same conversation digests the same
+    with rc.Runner(save_state=False, **QUIET) as runner:  # not saved: nothing kept for replay
+        runner.run_sync(agent(), "what is 1 + 2?")
+        assert "model_calls" not in runner.state.extras.get(0, {})
+        assert runner.state.extras[0]["llm"]["calls"] == 2
     assert digests[0][0] != digests[0][1]  # a turn later, the request differs
-    assert request_digest({"b": 1, "a": [1, 2]}) == request_digest({"a": [1, 2], "b": 1})
+
+
+def test_a_request_digest_is_the_same_built_turn_by_turn_or_at_once() -> None:
+    from requestcompletion.llm import SystemMessage, UserMessage
+
+    about = {"model": "m", "tools": ["add"]}
+    history = [SystemMessage("be brief"), UserMessage("hi")]
+    growing = RequestDigest()
+    first = growing.of(history, about)
+    history.append(UserMessage("again"))
+    assert growing.of(history, about) == RequestDigest().of(history, about) != first
+    assert growing.of(history, {"tools": ["add"], "model": "m"}) == growing.of(history, about)
+    assert growing.of(history, {**about, "model": "other"}) != growing.of(history, about)
+    history[-1] = UserMessage("changed")  # not an append: digested again from the start
+    assert growing.of(history, about) == RequestDigest().of(history, about)
+    assert growing.of(history[:2], about) == first
 
 
 def test_a_journal_torn_mid_line_loads_to_its_last_whole_line(tmp_path: Path) -> None:

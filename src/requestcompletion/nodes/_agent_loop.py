@@ -37,7 +37,7 @@ from ..pubsub.events import (
     LLMResponseReceived,
     fast_constructor,
 )
-from ..state.journal import request_digest
+from ..state.journal import RequestDigest
 from ._agent_tools import Toolbox
 from .agent_result import AgentResult
 
@@ -81,6 +81,7 @@ class AgentRun:
         "accounts",
         "config",
         "cost",
+        "digests",
         "history",
         "input_tokens",
         "model_calls",
@@ -100,6 +101,7 @@ class AgentRun:
         self.model_calls = 0
         self.tool_calls = 0
         self.history = self._start(prompt)
+        self.digests = RequestDigest()  # what replay matches a recorded response on
 
     def _start(self, prompt: str | Sequence[Message]) -> MessageHistory:
         """The conversation to send first: the system message, then the prompt.
@@ -253,8 +255,10 @@ class AgentRun:
                 ),
             )
         tools = config.toolbox.tools or None
-        # what replay matches a recorded response on; taken before the reply joins the history
-        asked = None if record is None else self._request(tools)
+        # a saved run keeps each model call with its request's digest, for replay;
+        # taken before the reply joins the history
+        saved = record is not None and runner is not None and runner.config.save_state
+        asked = self._digest(tools) if saved else ""
         if config.stream:
             response = await self._streamed(tools)
         else:
@@ -268,7 +272,8 @@ class AgentRun:
         self.cost = None if cost is None or self.cost is None else self.cost + cost
         if runner is not None and record is not None:
             self._account(runner, record, model)
-            runner.state.model_call(record, request_digest(asked), response.to_dict())
+            if saved:
+                runner.state.model_call(record, asked, response.to_dict())
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_received,
@@ -286,16 +291,16 @@ class AgentRun:
             )
         return response
 
-    def _request(self, tools: Any) -> dict[str, Any]:
-        """The model request as plain data, for its digest."""
+    def _digest(self, tools: Any) -> str:
+        """The digest of the model request about to be sent."""
         llm, schema = self.config.llm, self.config.output_schema
-        return {
+        about = {
             "provider": llm.provider,
             "model": llm.model_name,
-            "messages": self.history.to_dicts(),
             "tools": [tool.name for tool in tools or ()],
             "output_schema": None if schema is None else repr(schema),
         }
+        return self.digests.of(self.history, about)
 
     def _account(self, runner: Runner, record: NodeRecord, model: str) -> None:
         """Keep the node's running totals where `ExecutionInfo` and the saved run look."""

@@ -38,7 +38,7 @@ end_us, end_step, output]``                            one batch: an ``R`` and i
                                                        writing node, None for the runner)
 ``["M", id, n, digest, response]``                     model call ``n`` (from 0) of agent node
                                                        ``id``: its request's digest
-                                                       (`request_digest`) and full response
+                                                       (`RequestDigest`) and full response
 ``["Z", {outcome, ended_at, resources}]``              the runner closed (before the JSON)
 =====================================================  ====================================
 
@@ -62,7 +62,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,7 +80,7 @@ __all__ = [
     "JOURNAL_VERSION",
     "Journal",
     "JournaledVariables",
-    "request_digest",
+    "RequestDigest",
 ]
 
 JOURNAL_VERSION = 1
@@ -103,10 +103,45 @@ def _encode_fast(row: list[Any]) -> str:
     return _encode(row) if _c_encoder is None else "".join(_c_encoder(row, 0))
 
 
-def request_digest(request: Any) -> str:
-    """A short, stable digest of a model request given as plain JSON data."""
-    text = json.dumps(request, default=_tag, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+_canonical_encode = json.JSONEncoder(default=_tag, sort_keys=True, separators=(",", ":")).encode
+
+
+def _canonical(value: Any) -> bytes:
+    return _canonical_encode(value).encode()
+
+
+class RequestDigest:
+    """Digests of the requests of one growing conversation (an agent's history).
+
+    The digest of a request is sha256 over each message's canonical JSON (its
+    ``to_dict()``, keys sorted) followed by a newline, in order, then the canonical
+    JSON of `about` (provider, model, tool names, output schema), cut to 32 hex
+    digits. An agent appends to its history, so each message is encoded once for
+    the whole conversation, not once per turn: a model call's cost stays the size of
+    what was added since the last one. A history that changed other than by
+    appending (its last digested message is no longer where it was) is digested
+    again from the start.
+    """
+
+    __slots__ = ("_count", "_hash", "_last")
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._count = 0
+        self._last: Any = None
+
+    def of(self, messages: Sequence[Any], about: dict[str, Any]) -> str:
+        """The digest of a request of `messages` (objects with ``to_dict()``)."""
+        count = self._count
+        if count > len(messages) or (count and messages[count - 1] is not self._last):
+            self._hash, count = hashlib.sha256(), 0
+        for message in messages[count:]:
+            self._hash.update(_canonical(message.to_dict()) + b"\n")
+        if messages:
+            self._count, self._last = len(messages), messages[-1]
+        digest = self._hash.copy()
+        digest.update(_canonical(about))
+        return digest.hexdigest()[:32]
 
 
 class Journal:

@@ -229,7 +229,7 @@ class RCState:
 
         Args:
             record: the agent node.
-            digest: `journal.request_digest` of what was sent.
+            digest: the `journal.RequestDigest` of what was sent.
             response: the full response, as plain JSON data.
         """
         calls = self.extras.setdefault(record.id, {}).setdefault("model_calls", [])
