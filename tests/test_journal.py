@@ -420,7 +420,9 @@ def journal_text(tmp_path_factory: pytest.TempPathFactory) -> str:
         return (folder / "cut.journal").read_text()
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_a_journal_cut_anywhere_loads_what_it_holds(journal_text: str, data: st.DataObject) -> None:
     cut = data.draw(st.integers(min_value=0, max_value=len(journal_text)))
@@ -446,7 +448,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=400))
 def test_loading_any_bytes_as_a_journal_is_a_run_or_a_saved_run_error(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -466,7 +468,7 @@ _rows = st.tuples(st.sampled_from("HTRNSFXICDMZQ"), st.lists(_values, max_size=1
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_rows, max_size=8))
 def test_loading_journal_lines_of_any_shape_is_a_run_or_a_saved_run_error(
     rows: list[list[Any]],
