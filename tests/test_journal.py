@@ -299,12 +299,18 @@ def test_values_json_cannot_hold_are_tagged_not_lost(tmp_path: Path) -> None:
         loop.append(loop)
         return {"nan": math.nan, "obj": Opaque(), "cycle": loop}
 
-    with rc.Runner(run_identifier="odd", state_dir=tmp_path, **QUIET) as runner:
-        runner.run_sync(odd)
-        rows, torn = read_journal(tmp_path / "odd.journal")
+    def run() -> tuple[list[list[Any]], bool]:
+        with rc.Runner(run_identifier="odd", state_dir=tmp_path, **QUIET) as runner:
+            runner.run_sync(odd)
+            return read_journal(tmp_path / "odd.journal")
+
+    with pytest.warns(RuntimeWarning, match="could not be stored"):  # the JSON says so
+        rows, torn = run()
     assert not torn
-    output = output_of(rows, 0)
-    assert output["$type"].endswith("dict")  # the whole dict tagged, the line still written
+    output = output_of(rows, 0)  # tagged in place, the line still written
+    assert output["obj"]["$repr"] == "<opaque>"
+    assert output["nan"]["$type"] == "float"
+    assert isinstance(output["cycle"], list)
 
 
 def test_journal_fsync_syncs_each_batch_and_only_when_asked(
@@ -385,11 +391,16 @@ def test_runs_lists_an_interrupted_run_with_how_far_it_got_and_show_draws_it(
             await go(runner)
 
     asyncio.run(body())
-    shutil.copy(tmp_path / "dead.json", left / "finished.json")
+    shutil.copy(tmp_path / "dead.json", left / "dead.json")  # a later run under the same id
     assert main(["runs", "--state-dir", str(left)]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if "dead" in line)
-    assert "interrupted" in row and "5 (2 unfinished)" in row
+    rows = [line for line in out.splitlines() if "dead" in line]
+    assert len(rows) == 2  # the finished run and the one whose process died, both listed
+    assert any("interrupted" in row and "5 (2 unfinished)" in row for row in rows)
+    assert any("succeeded" in row for row in rows)
+    assert main(["show", str(left / "dead.journal")]) == 0
+    assert "interrupted" in capsys.readouterr().out
+    (left / "dead.json").unlink()
     assert main(["show", "dead", "--state-dir", str(left)]) == 0
     out = capsys.readouterr().out
     assert "run dead" in out and "interrupted" in out and "stuck" in out
@@ -504,3 +515,17 @@ def test_a_thread_node_writing_the_context_is_journaled_as_itself(tmp_path: Path
         await asyncio.wait_for(journal.barrier(), 30)  # a closed journal answers at once
 
     asyncio.run(after_close())
+
+
+def test_a_new_run_never_writes_over_the_journal_a_dead_run_left(tmp_path: Path) -> None:
+    (tmp_path / "nightly.journal").write_text(_header())  # what a crash left
+    with rc.Runner(run_identifier="nightly", state_dir=tmp_path, **QUIET) as runner:
+        runner.run_sync(fan, 1)
+        assert runner.state.journal is not None
+        assert runner.state.journal.path.name == "nightly.2.journal"
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "nightly.2.journal",
+            "nightly.journal",
+        ]
+    assert (tmp_path / "nightly.journal").read_text() == _header()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.journal", "nightly.json"]

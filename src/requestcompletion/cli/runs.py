@@ -218,12 +218,11 @@ def _clip(text: str, limit: int = 70) -> str:
 
 
 def _run_files(paths: Any) -> list[Path]:
-    """The saved runs among `paths`: each run's JSON, or its journal while it has no JSON."""
-    files: dict[str, Path] = {}
-    for path in sorted(paths):
-        if path.suffix == ".json" or (path.suffix == ".journal" and path.stem not in files):
-            files[path.stem] = path
-    return sorted(files.values())
+    """The saved runs among `paths`: the JSON files and the journals. A journal is
+    removed once its run's JSON is written, so one that is left is a run of its own
+    (one whose process died), even beside a JSON of the same name (a later run that
+    reused the run_identifier)."""
+    return sorted(path for path in paths if path.suffix in (".json", ".journal"))
 
 
 def _outcome(fields: dict[str, Any]) -> str:

@@ -67,7 +67,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .persistence import SCHEMA_VERSION, _safe, _tag
+from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION, _safe, _tag
 from .records import ErrorInfo, NodeRecord
 
 if TYPE_CHECKING:
@@ -85,7 +85,9 @@ __all__ = [
 
 JOURNAL_VERSION = 1
 FLUSH_INTERVAL = 0.05  # seconds a batch may wait: well inside the promised 100 ms
-MAX_JOURNAL_BYTES = 2 << 30  # a journal bigger than this is refused, not read into memory
+# Loading refuses bigger journals: a journal is at most about twice its run's JSON
+# (issue 13's size target), and the JSON's own limit is MAX_FILE_BYTES.
+MAX_JOURNAL_BYTES = 2 * MAX_FILE_BYTES
 
 _log = logging.getLogger("RC.journal")
 _encode = json.JSONEncoder(default=_tag, allow_nan=False, separators=(",", ":")).encode
@@ -168,8 +170,7 @@ class Journal:
         fsync: bool,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.path, self._file = _claim(path)
         self._fsync = fsync
         self._records, self._t0 = records, t0
         # what the run queued and the writer has not written: a NodeRecord (registered),
@@ -369,6 +370,19 @@ class Journal:
 
     def _us(self, t: float | None) -> int | None:
         return None if t is None else int((t - self._t0) * 1e6)
+
+
+def _claim(path: Path) -> tuple[Path, Any]:
+    """Create `path`, or `{stem}.2.journal` (the next free number) if a file is there:
+    the journal of a run that died under the same run_identifier is that run's only
+    record, and a new run must not write over it."""
+    for number in range(1, 10_000):
+        candidate = path if number == 1 else path.with_name(f"{path.stem}.{number}.journal")
+        try:
+            return candidate, open(candidate, "x", encoding="utf-8")
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{os.fspath(path)!r} and 9,998 numbered journals beside it exist")
 
 
 def _encode_row(row: list[Any]) -> str:

@@ -36,8 +36,8 @@ def read_journal(path: str | os.PathLike[str]) -> tuple[list[list[Any]], bool]:
             raise SavedRunError(f"{where!r} is not a regular file; give the path of a .journal")
         if info.st_size > MAX_JOURNAL_BYTES:
             raise SavedRunError(
-                f"{where!r} is {info.st_size} bytes, more than the {MAX_JOURNAL_BYTES} a "
-                f"journal may have; it was not read"
+                f"{where!r} is {info.st_size:,} bytes, more than the {MAX_JOURNAL_BYTES:,} a "
+                f"journal may have (journal.MAX_JOURNAL_BYTES); it was not read"
             )
         with open(where, encoding="utf-8") as file:
             text = file.read()
