@@ -478,7 +478,7 @@ def test_failed_rename_keeps_the_previous_file_and_leaves_no_temp_file(
             assert runner.run_sync(echo, "second").answer == "second"
     monkeypatch.undo()
 
-    assert files_under(tmp_path) == ["same.journal", "same.json"]  # the journal kept the run
+    assert files_under(tmp_path) == ["other.journal", "same.json"]  # the journal kept the run
     assert (tmp_path / "same.json").read_bytes() == before
     assert rc.ExecutionInfo.load(tmp_path / "same.json").answer == "first"
 
