@@ -41,7 +41,7 @@ def test_events_arrive_in_order_with_their_node_and_run() -> None:
     with quiet() as runner:
         runner.publisher.subscribe(seen.append)
         runner.run_sync(tree)
-    assert kinds(seen)[0] == "RequestCreated" and kinds(seen)[-1] == "RunFinished"
+    assert kinds(seen)[0] == "RunStarted" and kinds(seen)[-1] == "RunFinished"
     assert kinds(seen).count("RequestCreated") == 4
     assert kinds(seen).count("RequestSucceeded") == 4
     assert kinds(seen).count("Streamed") == 3
@@ -143,7 +143,8 @@ def test_a_slow_subscriber_does_not_slow_the_run() -> None:
         # the run is over while the slow subscriber is still on its first event
         assert info.answer == 3 and len(handled) == 0
         release.set()
-    assert len(handled) == len(fast_seen) == kinds(fast_seen).count("Streamed") + 8 + 1
+    # 4 nodes created and finished, 3 streamed, and the run's start and finish
+    assert len(handled) == len(fast_seen) == kinds(fast_seen).count("Streamed") + 8 + 2
     assert leftovers() == []
 
 
@@ -190,7 +191,7 @@ def test_runner_events_is_the_publishers_iterator() -> None:
                     break
         return count
 
-    assert asyncio.run(main()) == 3
+    assert asyncio.run(main()) == 4  # RunStarted, RequestCreated, Streamed, RequestSucceeded
 
 
 def test_unsubscribe_stops_delivery() -> None:

@@ -33,7 +33,7 @@ from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreatio
 from .execution.coordinator import Coordinator
 from .interaction import register
 from .observability.logging import RunLogging
-from .pubsub.events import Event, FatalFailure, RunFinished, RunStarted, Streamed
+from .pubsub.events import Event, FatalFailure, RunFinished, Streamed
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
 from .state.journal import Journal, JournaledVariables
@@ -137,8 +137,7 @@ class Runner:
         if self.config.save_state:
             self._open_journal()
         self._sigterm = _signals.hold_sigterm()
-        if self.publisher.active:
-            self.publisher.publish(RunStarted(self.run_id, None, None, None, self.state.t0))
+        self.publisher.start(self.state.t0)
 
     def _open_journal(self) -> None:
         state, config = self.state, self.config

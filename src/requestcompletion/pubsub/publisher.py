@@ -8,15 +8,18 @@ never holds thousands of event objects at once. The first event after a quiet
 spell schedules one flush on the runner's loop; a flush hands the whole batch
 to every subscriber's own worker:
 
-* a sync callback gets a thread of its own, fed batches through a queue, so a
-  callback that blocks (sleeps, writes to a slow disk) never blocks the loop;
+* a sync callback is served by the process's delivery thread (`delivery.py`:
+  one daemon thread shared by all runners, so a callback that blocks never
+  blocks a loop, and a stuck one is left behind rather than waited on);
 * an async callback gets a task of its own on the runner's loop.
 
 So each subscriber sees every event in publication order, a slow one only falls
 behind (it never holds up the run or the others), and one that raises is logged
-and kept. Nothing polls: threads block on their queue, tasks await a future.
-Closing the publisher flushes, then waits (up to `drain_timeout`) for every
-worker to finish what it was given.
+and kept. Nothing polls: threads block on a condition, tasks await a future.
+Closing the publisher flushes, then waits (`drain_timeout` in all, for every
+subscriber together) for every worker to finish what it was given; a close
+called on a thread whose event loop is running never blocks that loop for a
+stuck subscriber: it hands it a deadline instead.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import asyncio
 import inspect
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from queue import SimpleQueue
 from typing import Any
 
-from .events import Event
+from .delivery import STOP as _STOP
+from .delivery import SyncDelivery, report_dropped, wait_all
+from .events import Event, RunStarted
 
 __all__ = ["RCPublisher"]
 
@@ -39,7 +44,9 @@ logger = logging.getLogger("RC.pubsub")
 Callback = Callable[[Event], Any]
 Filter = Callable[[Event], bool]
 Builder = Callable[[Any], Event]
-_STOP: Any = object()
+# How long a close blocks its thread for sync subscribers that are nearly done:
+# shorter than a loop round trip's cost, far shorter than any stuck callback.
+_SETTLE_SECONDS = 0.002
 
 
 def _ready(event: Any) -> Any:
@@ -58,8 +65,8 @@ class RCPublisher:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.active = False  # any subscriber at all? (checked before building an event)
-        self._subscriptions: dict[int, _Subscription] = {}
-        self._retired: list[_Subscription] = []
+        self._subscriptions: dict[int, Subscription] = {}
+        self._retired: list[Subscription] = []
         self._next_id = 0
         self._buffer: list[Any] = []  # (builder, subject) pairs, flat
         self._flush_scheduled = False
@@ -74,8 +81,8 @@ class RCPublisher:
         """Call `callback(event)` for every event (that `filter` accepts), in order.
 
         Args:
-            callback: a function or an `async def`; sync ones run on a thread of
-                their own, async ones as a task on the runner's loop.
+            callback: a function or an `async def`; sync ones run on the process's
+                delivery thread, async ones as a task on the runner's loop.
             filter: optional predicate; events it rejects are skipped.
             name: shown in logs when the callback fails.
 
@@ -85,7 +92,7 @@ class RCPublisher:
         if not callable(callback):
             raise TypeError(f"subscribe needs a callable, not {callback!r}")
         label = name or str(getattr(callback, "__qualname__", None) or repr(callback))
-        kind = _TaskDelivery if _is_async(callback) else _ThreadDelivery
+        kind = _TaskDelivery if _is_async(callback) else SyncDelivery
         return self._add(kind(callback, filter, label))
 
     def unsubscribe(self, subscription_id: int) -> None:
@@ -106,12 +113,12 @@ class RCPublisher:
         stream.sub_id = self._add(stream)
         return stream
 
-    def _remove(self, subscription_id: int) -> _Subscription | None:
+    def _remove(self, subscription_id: int) -> Subscription | None:
         subscription = self._subscriptions.pop(subscription_id, None)
         self.active = bool(self._subscriptions)
         return subscription
 
-    def _add(self, subscription: _Subscription) -> int:
+    def _add(self, subscription: Subscription) -> int:
         self._next_id += 1
         self._subscriptions[self._next_id] = subscription
         self.active = True
@@ -127,6 +134,18 @@ class RCPublisher:
         self._flush_scheduled = False
         if self._buffer:
             self._schedule_flush(loop)
+
+    def start(self, time: float) -> None:
+        """Queue the run's `RunStarted` (at `time`), even with nobody listening yet.
+
+        It is built only if someone listens, and it waits in the buffer until the
+        first flush, so a subscriber added right inside the runner's block gets it
+        whatever the logging setting.
+        """
+        self.defer(self._run_started, time)
+
+    def _run_started(self, time: float) -> Event:
+        return RunStarted(self.run_id, None, None, None, time)
 
     def publish(self, event: Event) -> None:
         """Queue `event` for every subscriber. Safe to call from any thread."""
@@ -169,26 +188,46 @@ class RCPublisher:
         """Flush, then wait until every subscriber has handled everything (bounded)."""
         self.flush()
         subscriptions = self._stop_all()
-        # Most workers are done by now, or within a moment: only the others are
-        # awaited (a task and a timer each, which a short run would feel).
-        waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions if not s.settle()]
+        # Most are done within a moment: only the others are awaited (a future and
+        # a timer each, which a short run would feel).
+        wait_all(_sync_ones(subscriptions), _SETTLE_SECONDS)
+        waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions if not s.finished()]
         if waits:
             _, pending = await asyncio.wait(waits, timeout=self.drain_timeout)
             for waiter in pending:
                 waiter.cancel()
             if pending:
                 await asyncio.wait(pending)
-        self._report_stragglers(subscriptions)
+        _abandon(subscriptions)
 
     def close(self) -> None:
-        """Like `aclose`, from sync code. Async subscribers not yet done are cancelled."""
+        """Like `aclose`, from sync code. Async subscribers not yet done are cancelled.
+
+        Sync subscribers are waited for together, `drain_timeout` in all, but never
+        on a thread whose event loop is running (a `with rc.Runner()` inside async
+        code): there the ones not done within a moment keep their events until
+        `drain_timeout` has passed, then are abandoned, while the loop runs on.
+        """
         self.flush()
         subscriptions = self._stop_all()
-        for subscription in subscriptions:
-            subscription.wait_sync(self.drain_timeout)
-        self._report_stragglers(subscriptions)
+        syncs = _sync_ones(subscriptions)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            wait_all(syncs, self.drain_timeout)
+        else:
+            left = wait_all(syncs, _SETTLE_SECONDS)
+            if left:
+                deadline = time.monotonic() + self.drain_timeout
+                for subscription in left:  # the worker drops the rest, should this loop end first
+                    subscription.deadline = deadline
+                loop.call_later(self.drain_timeout, _abandon, left)
+                subscriptions = [s for s in subscriptions if s not in left]
+        _abandon(subscriptions)
 
-    def _stop_all(self) -> list[_Subscription]:
+    def _stop_all(self) -> list[Subscription]:
         subscriptions = list(self._subscriptions.values())
         self._subscriptions.clear()
         self.active = False
@@ -197,15 +236,15 @@ class RCPublisher:
         retired, self._retired = self._retired, []
         return retired + subscriptions
 
-    def _report_stragglers(self, subscriptions: list[_Subscription]) -> None:
-        for subscription in subscriptions:
-            left = subscription.abandon()
-            if left:
-                logger.warning(
-                    "subscriber %r was still busy when the run closed; %d event(s) not delivered",
-                    subscription.name,
-                    left,
-                )
+
+def _sync_ones(subscriptions: list[Subscription]) -> list[SyncDelivery]:
+    return [s for s in subscriptions if isinstance(s, SyncDelivery)]
+
+
+def _abandon(subscriptions: list[Any]) -> None:
+    """Give up on what each subscription has left (each logs what it dropped)."""
+    for subscription in subscriptions:
+        subscription.abandon()
 
 
 def _is_async(callback: Callable[..., Any]) -> bool:
@@ -216,7 +255,10 @@ def _is_async(callback: Callable[..., Any]) -> bool:
 
 
 class _Subscription:
-    """One subscriber's worker. `deliver` is called on the loop's thread."""
+    """A subscriber on the runner's loop. `deliver` is called on the loop's thread.
+
+    `SyncDelivery` (the sync subscribers) has the same four methods.
+    """
 
     name = "subscription"
 
@@ -224,98 +266,19 @@ class _Subscription:
         """Take a batch of (builder, subject) pairs, flat."""
         raise NotImplementedError
 
-    def settle(self) -> bool:
-        """Whether everything delivered has been handled (waiting a moment at most)."""
+    def finished(self) -> bool:
+        """Whether everything delivered has been handled."""
         return True
 
     async def wait_async(self) -> None:
         """Return once everything delivered has been handled."""
 
-    def wait_sync(self, timeout: float) -> None:
-        """Like `wait_async`, blocking, for at most `timeout` seconds."""
-
     def abandon(self) -> int:
-        """Give up on what is left; return how many events were not handled."""
+        """Give up on what is left; log and return how many events were not handled."""
         return 0
 
 
-class _ThreadDelivery(_Subscription):
-    """A sync callback, run on a thread of its own so it can never block the loop."""
-
-    def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
-        self.callback, self.filter, self.name = callback, filter, name
-        self.queue: SimpleQueue[list[Any]] = SimpleQueue()
-        self.thread: threading.Thread | None = None
-        self.done = threading.Event()
-        self.pending = 0  # events handed over, not yet handled
-        self.abandoned = False
-        self.loop_done: asyncio.Future[None] | None = None
-
-    def deliver(self, batch: list[Any]) -> None:
-        if self.thread is None:
-            if batch[1] is _STOP:  # never started: nothing to wait for
-                self.done.set()
-                return
-            self.thread = threading.Thread(target=self._work, name=f"rc-subscriber-{self.name}")
-            self.thread.daemon = True  # a callback stuck forever must not hang interpreter exit
-            self.thread.start()
-        self.pending += len(batch) // 2
-        self.queue.put(batch)
-
-    def _work(self) -> None:
-        try:
-            while True:
-                pairs = iter(self.queue.get())  # (builder, subject) pairs, flat
-                for build in pairs:
-                    event = build(next(pairs))
-                    if event is _STOP or self.abandoned:
-                        return
-                    self.pending -= 1
-                    try:
-                        if self.filter is None or self.filter(event):
-                            self.callback(event)
-                    except Exception:
-                        logger.exception("subscriber %r raised; the run goes on", self.name)
-        finally:
-            self.done.set()
-            if self.loop_done is not None:
-                fut = self.loop_done
-                try:
-                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
-                except RuntimeError:
-                    pass
-
-    def settle(self) -> bool:
-        # Usually the last batch is handled within a moment: block briefly for it
-        # rather than pay a loop wake-up; a slow subscriber is awaited instead.
-        if self.thread is not None and not self.done.wait(0.002):
-            return False
-        self._join(1.0)
-        return True
-
-    async def wait_async(self) -> None:
-        self.loop_done = asyncio.get_running_loop().create_future()
-        if not self.done.is_set():  # it may have finished while the future was made
-            await self.loop_done
-        self._join(1.0)
-
-    def wait_sync(self, timeout: float) -> None:
-        self._join(timeout)
-
-    def _join(self, timeout: float) -> None:
-        if self.thread is not None and self.done.wait(timeout):
-            self.thread.join(timeout)  # only its `finally` is left to run
-
-    def abandon(self) -> int:
-        if self.done.is_set():
-            return 0
-        self.abandoned = True
-        return max(self.pending - 1, 0)
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+Subscription = SyncDelivery | _Subscription
 
 
 class _TaskDelivery(_Subscription):
@@ -351,21 +314,20 @@ class _TaskDelivery(_Subscription):
             self.wakeup = asyncio.get_running_loop().create_future()
             await self.wakeup
 
-    def settle(self) -> bool:
+    def finished(self) -> bool:
         return self.task is None or self.task.done()
 
     async def wait_async(self) -> None:
         if self.task is not None:
             await asyncio.shield(self.task)
 
-    def wait_sync(self, timeout: float) -> None:
-        pass  # a task cannot be waited for without its loop; abandon() cancels it
-
     def abandon(self) -> int:
         if self.task is None or self.task.done():
             return 0
-        self.task.cancel()
-        return sum(subject is not _STOP for subject in list(self.queue)[1::2])
+        self.task.cancel()  # from sync code it cannot be waited for without its loop
+        return report_dropped(
+            self.name, sum(subject is not _STOP for subject in list(self.queue)[1::2])
+        )
 
 
 class _StreamDelivery(_Subscription):
