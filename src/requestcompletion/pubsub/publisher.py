@@ -191,13 +191,7 @@ class RCPublisher:
         # Most are done within a moment: only the others are awaited (a future and
         # a timer each, which a short run would feel).
         wait_all(_sync_ones(subscriptions), _SETTLE_SECONDS)
-        waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions if not s.finished()]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=self.drain_timeout)
-            for waiter in pending:
-                waiter.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await _wait_together([s for s in subscriptions if not s.finished()], self.drain_timeout)
         _abandon(subscriptions)
 
     def close(self) -> None:
@@ -239,6 +233,18 @@ class RCPublisher:
 
 def _sync_ones(subscriptions: list[Subscription]) -> list[SyncDelivery]:
     return [s for s in subscriptions if isinstance(s, SyncDelivery)]
+
+
+async def _wait_together(subscriptions: list[Subscription], timeout: float) -> None:
+    """Await every subscription's end, `timeout` seconds in all (not each)."""
+    if not subscriptions:
+        return
+    waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions]
+    _, pending = await asyncio.wait(waits, timeout=timeout)
+    for waiter in pending:
+        waiter.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 def _abandon(subscriptions: list[Any]) -> None:
