@@ -19,9 +19,8 @@ import pytest
 
 import requestcompletion as rc
 from helpers import leftovers
-from requestcompletion.pubsub import delivery
+from requestcompletion.pubsub import delivery, publisher
 from requestcompletion.pubsub import events as ev
-from requestcompletion.pubsub import publisher
 
 SETTINGS = ("VERBOSE", "REGULAR", "QUIET", "NONE")
 
@@ -111,13 +110,46 @@ def test_runners_in_turn_and_at_once_share_one_delivery_thread() -> None:
     assert leftovers() == []
 
 
-def test_regular_and_quiet_logging_start_no_thread_of_their_own(tmp_path: Path) -> None:
-    for setting in ("REGULAR", "QUIET"):
-        with rc.Runner(logging_setting=setting, log_file=tmp_path / "x.log", save_state=False) as r:
-            names = {t.name for t in threading.enumerate()}
-            r.run_sync(leaf, 1)
-            names |= {t.name for t in threading.enumerate()}
-        assert {n for n in names if n.startswith("rc-")} <= {delivery.THREAD_NAME}
+@pytest.mark.parametrize("setting", ["REGULAR", "QUIET"])
+def test_regular_and_quiet_logging_need_no_thread(tmp_path: Path, setting: str) -> None:
+    writers: set[str] = set()
+
+    class Where(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            writers.add(threading.current_thread().name)
+
+    async def fails() -> None:
+        raise ValueError("logged at every setting but NONE")
+
+    where = Where()
+    logging.getLogger("RC").addHandler(where)
+    try:
+        with (
+            rc.Runner(logging_setting=setting, log_file=tmp_path / "x.log", save_state=False) as r,
+            pytest.raises(ValueError, match="logged at every setting"),
+        ):
+            r.run_sync(fails)
+    finally:
+        logging.getLogger("RC").removeHandler(where)
+    assert writers == {threading.current_thread().name}  # written by the runner's own thread
+    assert "fails (node 0) failed" in (tmp_path / "x.log").read_text()
+
+
+def test_verbose_logging_is_written_on_the_delivery_thread(tmp_path: Path) -> None:
+    writers: set[str] = set()
+
+    class Where(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            writers.add(threading.current_thread().name)
+
+    where = Where()
+    logging.getLogger("RC").addHandler(where)
+    try:
+        with rc.Runner(logging_setting="VERBOSE", save_state=False) as runner:
+            runner.run_sync(leaf, 1)
+    finally:
+        logging.getLogger("RC").removeHandler(where)
+    assert writers == {delivery.THREAD_NAME}  # its values' reprs stay off the loop
 
 
 def test_the_delivery_thread_idles_out_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,9 +235,9 @@ def test_stuck_subscribers_are_waited_for_together_once(
         waits.append((len(subscriptions), timeout))
         return blocking_wait(subscriptions, timeout)
 
-    async def spy_awaiting(subscriptions: Any, timeout: float) -> None:
-        waits.append((len(subscriptions), timeout))
-        await awaiting_wait(subscriptions, timeout)
+    async def spy_awaiting(subscriptions: Any, within: float) -> None:
+        waits.append((len(subscriptions), within))
+        await awaiting_wait(subscriptions, within)
 
     monkeypatch.setattr(publisher, "wait_all", spy_blocking)
     monkeypatch.setattr(publisher, "_wait_together", spy_awaiting)

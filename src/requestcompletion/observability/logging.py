@@ -1,15 +1,21 @@
 """Logging: the `RC` logger tree, and the per-run handlers a runner adds and removes.
 
 A runner with a `logging_setting` other than NONE subscribes a logging callback
-to its publisher (so log I/O happens on the subscriber's thread, never on the
-event loop) and adds a stderr handler (and a file handler for `log_file`) to the
-`RC` logger, filtered to its own run. `detach` removes exactly what `attach`
-added.
+to its publisher and adds a stderr handler (and a file handler for `log_file`)
+to the `RC` logger, filtered to its own run. `detach` removes exactly what
+`attach` added.
 
     VERBOSE  every event, with inputs and outputs      (DEBUG)
     REGULAR  one line per node start and finish         (INFO)
     QUIET    failures only                              (WARNING)
     NONE     nothing
+
+No setting needs a thread of the runner's own. At REGULAR and QUIET the lines are
+written where the run's events are handed over (on the runner's loop, batched, or
+in its close): a line or two per node costs less than handing a short run's
+events to another thread and waiting for it at close. VERBOSE formats every
+input and output, which can take long, so it is written on the process's
+delivery thread like any sync subscriber's callback.
 """
 
 from __future__ import annotations
@@ -104,7 +110,8 @@ class RunLogging:
             logger.addHandler(handler)
         self.handlers = handlers
         _admit(level)
-        publisher.subscribe(self.log_event, name="RC logging")
+        subscribe = publisher.subscribe if self.verbose else publisher.subscribe_inline
+        subscribe(self.log_event, name="RC logging")
         return self
 
     def detach(self) -> None:
@@ -116,7 +123,7 @@ class RunLogging:
         _release(self.level)
 
     def log_event(self, event: ev.Event) -> None:
-        """Write one event as a log line (runs on the subscriber's thread)."""
+        """Write one event as a log line."""
         level, message = self.describe(event)
         if level >= self.level:
             logger.log(level, _one_line(message), extra=self.extra)

@@ -214,12 +214,14 @@ class _Hub:
 
     def _check(self, live: _Worker) -> None:
         """The live worker is busy and work waits: replace it if stalled, else look later."""
+        if live.current is None:
+            return  # between two subscriptions: it takes the next one at once
         now = _now()
-        if live.current is not None and now - live.since >= STALL_SECONDS:
+        if now - live.since >= STALL_SECONDS:
             live.replaced = True
             self._start()
             return
-        due = (live.since if live.current is not None else now) + STALL_SECONDS
+        due = live.since + STALL_SECONDS
         if self.timer_due > now:
             return  # a timer is on its way (one that never fires is late: re-armed)
         try:

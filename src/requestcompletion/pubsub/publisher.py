@@ -95,6 +95,19 @@ class RCPublisher:
         kind = _TaskDelivery if _is_async(callback) else SyncDelivery
         return self._add(kind(callback, filter, label))
 
+    def subscribe_inline(
+        self, callback: Callback, *, filter: Filter | None = None, name: str | None = None
+    ) -> int:
+        """Like `subscribe` for a sync callback that never blocks: no thread hop.
+
+        The callback runs where the events are handed over (on the runner's loop,
+        or in the closing thread), so it must be quick and must not block. rc's
+        own logging at REGULAR and QUIET uses it.
+        """
+        if not callable(callback):
+            raise TypeError(f"subscribe needs a callable, not {callback!r}")
+        return self._add(_InlineDelivery(callback, filter, name or "inline"))
+
     def unsubscribe(self, subscription_id: int) -> None:
         """Stop delivering to a subscriber; events already handed to it are still delivered."""
         subscription = self._remove(subscription_id)
@@ -235,12 +248,12 @@ def _sync_ones(subscriptions: list[Subscription]) -> list[SyncDelivery]:
     return [s for s in subscriptions if isinstance(s, SyncDelivery)]
 
 
-async def _wait_together(subscriptions: list[Subscription], timeout: float) -> None:
-    """Await every subscription's end, `timeout` seconds in all (not each)."""
+async def _wait_together(subscriptions: list[Subscription], within: float) -> None:
+    """Await every subscription's end, `within` seconds in all (not each)."""
     if not subscriptions:
         return
     waits = [asyncio.ensure_future(s.wait_async()) for s in subscriptions]
-    _, pending = await asyncio.wait(waits, timeout=timeout)
+    _, pending = await asyncio.wait(waits, timeout=within)
     for waiter in pending:
         waiter.cancel()
     if pending:
@@ -334,6 +347,27 @@ class _TaskDelivery(_Subscription):
         return report_dropped(
             self.name, sum(subject is not _STOP for subject in list(self.queue)[1::2])
         )
+
+
+class _InlineDelivery(_Subscription):
+    """A sync callback that never blocks, run right where its batches are handed over."""
+
+    def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
+        self.callback, self.filter, self.name = callback, filter, name
+
+    def deliver(self, batch: list[Any]) -> None:
+        callback, accept = self.callback, self.filter
+        pairs = iter(batch)
+        for build in pairs:
+            subject = next(pairs)
+            if subject is _STOP:
+                return
+            try:
+                event = build(subject)
+                if accept is None or accept(event):
+                    callback(event)
+            except Exception:
+                logger.exception("subscriber %r raised; the run goes on", self.name)
 
 
 class _StreamDelivery(_Subscription):
