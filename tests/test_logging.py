@@ -1,7 +1,8 @@
 """Run logging: what each logging_setting writes, log_file, and handler clean-up.
 
-A runner logs through a subscriber on its own thread; the runner drains it before
-its `with` block ends, so every line is in the file (and in caplog) by then. Each
+A runner logs through a subscriber (REGULAR and QUIET where its events are handed
+over, VERBOSE on the delivery thread); the runner drains it before its `with`
+block ends, so every line is in the file (and in caplog) by then. Each
 runner adds handlers to the `RC` logger, filtered to its own run, and must remove
 exactly those when it closes, however the block ends.
 """
