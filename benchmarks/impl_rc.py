@@ -210,7 +210,7 @@ def _one_call_sync() -> int:
 def w5_one_call(repeat: int) -> Iterator[Sample]:
     """A runner plus one call: overhead settings, ``run_sync``, the defaults, then the
     overhead settings with an async subscriber and with none (to show what the sync
-    subscriber's thread costs).
+    subscriber costs).
 
     The defaults save the state to ``.covailence/`` in the worker's scratch folder
     and log at ``REGULAR`` (to the worker's captured stderr).
