@@ -345,6 +345,23 @@ async def test_async_subscribers_and_events_inside_async_with_get_run_started(
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
+async def test_a_subscriber_added_later_in_the_block_gets_run_started_at_once(
+    setting: str,
+) -> None:
+    started = asyncio.Event()
+
+    async def on_start(event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            started.set()
+
+    async with rc.Runner(logging_setting=setting, save_state=False) as runner:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        runner.publisher.subscribe(on_start)
+        await asyncio.wait_for(started.wait(), timeout=30)  # while the run is still open
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
 def test_an_empty_runner_still_starts_and_finishes(setting: str) -> None:
     seen: list[ev.Event] = []
     with rc.Runner(logging_setting=setting, save_state=False) as runner:

@@ -76,6 +76,10 @@ class SyncDelivery:
         """Whether everything delivered has been handled (or dropped)."""
         return self.done.is_set()
 
+    def preload(self, batch: list[Any]) -> None:
+        """Queue a batch before any other: `deliver` is safe from any thread."""
+        self.deliver(batch)
+
     def deliver(self, batch: list[Any]) -> None:
         """Queue a batch of (builder, subject) pairs."""
         if self.given == 0 and batch[1] is STOP:  # never had anything: nothing to deliver

@@ -25,36 +25,33 @@ stuck subscriber: it hands it a deadline instead.
 from __future__ import annotations
 
 import asyncio
-import inspect
-import logging
 import threading
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from .delivery import STOP as _STOP
-from .delivery import SyncDelivery, report_dropped, wait_all
+from .delivery import SyncDelivery, wait_all
 from .events import Event, RunStarted
+from .subscriptions import (
+    STOP_PAIR,
+    Builder,
+    Callback,
+    Filter,
+    InlineDelivery,
+    LoopSubscription,
+    StreamDelivery,
+    TaskDelivery,
+    is_async,
+    ready,
+)
 
 __all__ = ["RCPublisher"]
 
-logger = logging.getLogger("RC.pubsub")
-
-Callback = Callable[[Event], Any]
-Filter = Callable[[Event], bool]
-Builder = Callable[[Any], Event]
+Subscription = SyncDelivery | LoopSubscription
+_is_async = is_async  # the runner imports it from here
 # How long a close blocks its thread for sync subscribers that are nearly done:
 # shorter than a loop round trip's cost, far shorter than any stuck callback.
 _SETTLE_SECONDS = 0.002
-
-
-def _ready(event: Any) -> Any:
-    """The builder of an event that was built already."""
-    return event
-
-
-_STOP_PAIR = [_ready, _STOP]
 
 
 class RCPublisher:
@@ -72,6 +69,8 @@ class RCPublisher:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._start: list[Any] | None = None  # RunStarted's (builder, time) pair
+        self._start_sent = False  # flushed: later subscribers get it on their own
 
     # --- subscribing ---------------------------------------------------------
 
@@ -92,7 +91,7 @@ class RCPublisher:
         if not callable(callback):
             raise TypeError(f"subscribe needs a callable, not {callback!r}")
         label = name or str(getattr(callback, "__qualname__", None) or repr(callback))
-        kind = _TaskDelivery if _is_async(callback) else SyncDelivery
+        kind = TaskDelivery if is_async(callback) else SyncDelivery
         return self._add(kind(callback, filter, label))
 
     def subscribe_inline(
@@ -106,14 +105,14 @@ class RCPublisher:
         """
         if not callable(callback):
             raise TypeError(f"subscribe needs a callable, not {callback!r}")
-        return self._add(_InlineDelivery(callback, filter, name or "inline"))
+        return self._add(InlineDelivery(callback, filter, name or "inline"))
 
     def unsubscribe(self, subscription_id: int) -> None:
         """Stop delivering to a subscriber; events already handed to it are still delivered."""
         subscription = self._remove(subscription_id)
         if subscription is None:
             raise KeyError(f"no subscription with id {subscription_id!r}")
-        subscription.deliver(_STOP_PAIR)
+        subscription.deliver(STOP_PAIR)
         self._retired.append(subscription)  # closing still waits for what it was handed
 
     def events(self) -> AsyncIterator[Event]:
@@ -122,7 +121,7 @@ class RCPublisher:
         The subscription starts now, not at the first `__anext__`, so nothing
         published between this call and the loop's first step is missed.
         """
-        stream = _StreamDelivery(self)
+        stream = StreamDelivery(self._remove)
         stream.sub_id = self._add(stream)
         return stream
 
@@ -132,9 +131,17 @@ class RCPublisher:
         return subscription
 
     def _add(self, subscription: Subscription) -> int:
+        loop = self._loop
+        on_loop = (
+            loop is not None and threading.get_ident() == self._loop_thread and loop.is_running()
+        )
+        if self._start_sent and self._start is not None:  # before any later batch
+            (subscription.deliver if on_loop else subscription.preload)(self._start)
         self._next_id += 1
         self._subscriptions[self._next_id] = subscription
         self.active = True
+        if on_loop and loop is not None and self._buffer and not self._flush_scheduled:
+            self._schedule_flush(loop)  # what was published before anyone listened goes now
         return self._next_id
 
     # --- publishing ----------------------------------------------------------
@@ -145,16 +152,16 @@ class RCPublisher:
             return
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._flush_scheduled = False
-        if self._buffer:
+        if self._buffer and self.active:  # else it waits for a subscriber, or the close
             self._schedule_flush(loop)
 
     def start(self, time: float) -> None:
-        """Queue the run's `RunStarted` (at `time`), even with nobody listening yet.
+        """Publish the run's `RunStarted` (at `time`): every subscriber's first event.
 
-        It is built only if someone listens, and it waits in the buffer until the
-        first flush, so a subscriber added right inside the runner's block gets it
-        whatever the logging setting.
+        It is built only if someone listens. A subscriber added later (inside the
+        runner's block, whatever the logging setting) still gets it first.
         """
+        self._start = [self._run_started, time]
         self.defer(self._run_started, time)
 
     def _run_started(self, time: float) -> Event:
@@ -162,7 +169,7 @@ class RCPublisher:
 
     def publish(self, event: Event) -> None:
         """Queue `event` for every subscriber. Safe to call from any thread."""
-        self.defer(_ready, event)
+        self.defer(ready, event)
 
     def defer(self, build: Builder, subject: Any) -> None:
         """Queue the event `build(subject)`, built later by each subscriber's worker.
@@ -191,6 +198,7 @@ class RCPublisher:
         """Hand every buffered event to the subscribers' workers now."""
         self._flush_scheduled = False
         batch, self._buffer = self._buffer, []
+        self._start_sent = self._start is not None
         if batch:
             for subscription in list(self._subscriptions.values()):
                 subscription.deliver(batch)
@@ -239,7 +247,7 @@ class RCPublisher:
         self._subscriptions.clear()
         self.active = False
         for subscription in subscriptions:
-            subscription.deliver(_STOP_PAIR)
+            subscription.deliver(STOP_PAIR)
         retired, self._retired = self._retired, []
         return retired + subscriptions
 
@@ -264,143 +272,3 @@ def _abandon(subscriptions: list[Any]) -> None:
     """Give up on what each subscription has left (each logs what it dropped)."""
     for subscription in subscriptions:
         subscription.abandon()
-
-
-def _is_async(callback: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(callback):
-        return True
-    call = getattr(type(callback), "__call__", None)  # noqa: B004 - an object with async __call__
-    return inspect.iscoroutinefunction(call)
-
-
-class _Subscription:
-    """A subscriber on the runner's loop. `deliver` is called on the loop's thread.
-
-    `SyncDelivery` (the sync subscribers) has the same four methods.
-    """
-
-    name = "subscription"
-
-    def deliver(self, batch: list[Any]) -> None:
-        """Take a batch of (builder, subject) pairs, flat."""
-        raise NotImplementedError
-
-    def finished(self) -> bool:
-        """Whether everything delivered has been handled."""
-        return True
-
-    async def wait_async(self) -> None:
-        """Return once everything delivered has been handled."""
-
-    def abandon(self) -> int:
-        """Give up on what is left; log and return how many events were not handled."""
-        return 0
-
-
-Subscription = SyncDelivery | _Subscription
-
-
-class _TaskDelivery(_Subscription):
-    """An async callback, run as a task of its own on the runner's loop."""
-
-    def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
-        self.callback, self.filter, self.name = callback, filter, name
-        self.queue: deque[Any] = deque()  # (builder, subject) pairs, flat
-        self.wakeup: asyncio.Future[None] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def deliver(self, batch: list[Any]) -> None:
-        self.queue.extend(batch)
-        if self.task is None:
-            if batch[1] is _STOP:
-                return
-            self.task = asyncio.get_running_loop().create_task(self._work())
-        elif self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
-
-    async def _work(self) -> None:
-        while True:
-            while self.queue:
-                build = self.queue.popleft()
-                event = build(self.queue.popleft())
-                if event is _STOP:
-                    return
-                try:
-                    if self.filter is None or self.filter(event):
-                        await self.callback(event)
-                except Exception:
-                    logger.exception("subscriber %r raised; the run goes on", self.name)
-            self.wakeup = asyncio.get_running_loop().create_future()
-            await self.wakeup
-
-    def finished(self) -> bool:
-        return self.task is None or self.task.done()
-
-    async def wait_async(self) -> None:
-        if self.task is not None:
-            await asyncio.shield(self.task)
-
-    def abandon(self) -> int:
-        if self.task is None or self.task.done():
-            return 0
-        self.task.cancel()  # from sync code it cannot be waited for without its loop
-        return report_dropped(
-            self.name, sum(subject is not _STOP for subject in list(self.queue)[1::2])
-        )
-
-
-class _InlineDelivery(_Subscription):
-    """A sync callback that never blocks, run right where its batches are handed over."""
-
-    def __init__(self, callback: Callback, filter: Filter | None, name: str) -> None:
-        self.callback, self.filter, self.name = callback, filter, name
-
-    def deliver(self, batch: list[Any]) -> None:
-        callback, accept = self.callback, self.filter
-        pairs = iter(batch)
-        for build in pairs:
-            subject = next(pairs)
-            if subject is _STOP:
-                return
-            try:
-                event = build(subject)
-                if accept is None or accept(event):
-                    callback(event)
-            except Exception:
-                logger.exception("subscriber %r raised; the run goes on", self.name)
-
-
-class _StreamDelivery(_Subscription):
-    """The async iterator `RCPublisher.events()` returns; its caller drives it."""
-
-    name = "events()"
-
-    def __init__(self, publisher: RCPublisher) -> None:
-        self.publisher = publisher
-        self.sub_id = 0
-        self.queue: deque[Any] = deque()  # (builder, subject) pairs, flat
-        self.wakeup: asyncio.Future[None] | None = None
-
-    def deliver(self, batch: list[Any]) -> None:
-        self.queue.extend(batch)
-        if self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
-
-    def __aiter__(self) -> _StreamDelivery:
-        return self
-
-    async def __anext__(self) -> Event:
-        while not self.queue:
-            self.wakeup = asyncio.get_running_loop().create_future()
-            await self.wakeup
-        build = self.queue.popleft()
-        event: Event = build(self.queue.popleft())
-        if event is _STOP:
-            self.queue.extendleft(reversed(_STOP_PAIR))
-            await self.aclose()
-            raise StopAsyncIteration
-        return event
-
-    async def aclose(self) -> None:
-        """Stop listening."""
-        self.publisher._remove(self.sub_id)
