@@ -11,7 +11,12 @@ to every subscriber's own worker:
 * a sync callback is served by the process's delivery thread (`delivery.py`:
   one daemon thread shared by all runners, so a callback that blocks never
   blocks a loop, and a stuck one is left behind rather than waited on);
-* an async callback gets a task of its own on the runner's loop.
+* an async callback gets a task of its own on the runner's loop, and an
+  inline one (`subscribe_inline`: rc's REGULAR and QUIET logging) is called in
+  the flush itself (`subscriptions.py`).
+
+Every subscriber's first event is the run's `RunStarted`, however late it
+subscribes, and its last is `RunFinished`.
 
 So each subscriber sees every event in publication order, a slow one only falls
 behind (it never holds up the run or the others), and one that raises is logged
