@@ -203,12 +203,18 @@ class _Hub:
             sub.scheduled = True
             self.ready.append(sub)
             live = self.live
-            if live is None:
-                self._start()
-            elif live.idle:
-                self.cond.notify()
-            else:
+            if live is not None and not live.idle:
                 self._check(live)
+            else:
+                self._wake()
+
+    def _wake(self) -> None:
+        """(under the lock) Have the live worker take the waiting work: start or notify it."""
+        live = self.live
+        if live is None:
+            self._start()
+        elif live.idle:
+            self.cond.notify()
 
     def unstick(self) -> None:
         """Replace the live worker if it is stuck while work waits."""
@@ -272,9 +278,9 @@ class _Hub:
                 else:
                     sub.scheduled = False
                 if worker.replaced:
-                    if self.ready and self.live is not None and self.live.idle:
-                        cond.notify()
                     self._leave(worker)
+                    if self.ready:  # what it handed back, or what came meanwhile
+                        self._wake()
                     return
 
     def _leave(self, worker: _Worker) -> None:
