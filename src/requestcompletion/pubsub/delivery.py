@@ -12,8 +12,8 @@ it sees its events in publication order; subscriptions with work take turns, one
 handful of batches each.
 
 A callback that does not return must not hold up the other subscriptions (other
-runners' among them). When the worker has been inside one callback for
-`STALL_SECONDS` (0.1 s) while other subscriptions wait, a new worker takes over
+runners' among them). When the worker has taken no event for `STALL_SECONDS`
+(0.1 s; it is inside one callback) while other subscriptions wait, a new worker takes over
 and the stuck one leaves as soon as its callback returns. So there is one thread,
 plus one for each callback that is stuck right now. Nothing polls: a stall is
 noticed when more work arrives, by one timer on the loop that published it, or by
@@ -29,6 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from .events import Event
@@ -87,7 +88,7 @@ class SyncDelivery:
             return
         _hub.submit(self, batch)
 
-    def handle(self, batches: list[list[Any]], worker: _Worker) -> None:
+    def handle(self, batches: list[list[Any]]) -> None:
         """Run the callback on every event of `batches` (on a worker thread)."""
         callback, accept = self.callback, self.filter
         for batch in batches:
@@ -101,8 +102,7 @@ class SyncDelivery:
                 if self.abandoned or (self.deadline is not None and _now() > self.deadline):
                     self.abandon()
                     return
-                self.taken += 1
-                worker.since = _now()
+                self.taken += 1  # before the callback: a stuck one shows no progress
                 try:
                     event = build(subject)
                     if accept is None or accept(event):
@@ -112,7 +112,7 @@ class SyncDelivery:
 
     def abandon(self) -> int:
         """Give up on what is left (once); log and return how many events were dropped."""
-        with _hub.cond:
+        with _hub.lock:
             if self.done.is_set() or self.abandoned:
                 return 0
             self.abandoned = True
@@ -175,27 +175,33 @@ class _Worker:
 
     def __init__(self) -> None:
         self.current: SyncDelivery | None = None
-        self.since = 0.0  # when its current callback started
         self.replaced = False
         self.idle = False
+        # the last look at its progress: (subscription, events it had taken, when)
+        self.seen: tuple[SyncDelivery | None, int, float] = (None, 0, 0.0)
 
 
 class _Hub:
-    """The process's delivery threads and the subscriptions that have work."""
+    """The process's delivery threads and the subscriptions that have work.
+
+    A plain lock guards the state and a C-level queue wakes an idle worker: both
+    cost a fraction of a `threading.Condition` on a path taken once per flush.
+    """
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
         """Start from nothing (also in a forked child, which has none of the threads)."""
-        self.cond = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self.wakeups: SimpleQueue[None] = SimpleQueue()
         self.ready: deque[SyncDelivery] = deque()
         self.live: _Worker | None = None  # the one worker that takes new work
         self.threads = 0
         self.timer_due = 0.0  # when the timer armed last fires (0: none armed)
 
     def submit(self, sub: SyncDelivery, batch: list[Any]) -> None:
-        with self.cond:
+        with self.lock:
             sub.batches.append(batch)
             sub.given += len(batch) // 2
             if sub.scheduled:
@@ -209,37 +215,45 @@ class _Hub:
                 self._wake()
 
     def _wake(self) -> None:
-        """(under the lock) Have the live worker take the waiting work: start or notify it."""
+        """(under the lock) Have a worker take the waiting work: start or wake the live one."""
         live = self.live
         if live is None:
             self._start()
         elif live.idle:
-            self.cond.notify()
+            live.idle = False  # claimed: later submits need not wake it again
+            self.wakeups.put(None)
 
     def unstick(self) -> None:
         """Replace the live worker if it is stuck while work waits."""
-        with self.cond:
+        with self.lock:
             if self.ready and self.live is not None and not self.live.idle:
                 self._check(self.live)
 
     def _check(self, live: _Worker) -> None:
-        """The live worker is busy and work waits: replace it if stalled, else look later."""
-        if live.current is None:
+        """The live worker is busy and work waits: replace it if stuck, else look later.
+
+        Stuck means no event taken since a look at least `STALL_SECONDS` ago.
+        """
+        sub = live.current
+        if sub is None:
             return  # between two subscriptions: it takes the next one at once
         now = _now()
-        if now - live.since >= STALL_SECONDS:
+        seen_sub, seen_taken, seen_at = live.seen
+        if seen_sub is not sub or seen_taken != sub.taken:
+            live.seen = (sub, sub.taken, now)
+            seen_at = now
+        elif now - seen_at >= STALL_SECONDS:
             live.replaced = True
             self._start()
             return
-        due = live.since + STALL_SECONDS
         if self.timer_due > now:
             return  # a timer is on its way (one that never fires is late: re-armed)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on a loop: a waiting close calls unstick itself
             return
-        self.timer_due = due
-        loop.call_at(loop.time() + (due - now), self._timer)
+        self.timer_due = seen_at + STALL_SECONDS
+        loop.call_later(self.timer_due - now, self._timer)
 
     def _timer(self) -> None:
         self.timer_due = 0.0
@@ -253,25 +267,31 @@ class _Hub:
         thread.start()
 
     def _work(self, worker: _Worker) -> None:
-        cond = self.cond
+        lock = self.lock
         while True:
-            with cond:
-                while not self.ready:
-                    if worker.replaced:
-                        self._leave(worker)
-                        return
-                    worker.idle = True
-                    woken = cond.wait(IDLE_SECONDS)
-                    worker.idle = False
-                    if not woken and not self.ready:
-                        self._leave(worker)
-                        return
-                sub = self.ready.popleft()
-                batches = list(sub.batches)
-                sub.batches.clear()
-                worker.current, worker.since = sub, _now()
-            sub.handle(batches, worker)
-            with cond:
+            with lock:
+                if self.ready:
+                    taken = self.ready.popleft()
+                    batches = list(taken.batches)
+                    taken.batches.clear()
+                    worker.current, worker.idle = taken, False
+                    sub: SyncDelivery | None = taken
+                elif worker.replaced:
+                    self._leave(worker)
+                    return
+                else:
+                    sub, worker.idle = None, True
+            if sub is None:
+                try:
+                    self.wakeups.get(timeout=IDLE_SECONDS)
+                except Empty:
+                    with lock:
+                        if worker.idle and not self.ready:  # nobody woke it meanwhile
+                            self._leave(worker)
+                            return
+                continue
+            sub.handle(batches)
+            with lock:
                 worker.current = None
                 if sub.batches and not sub.done.is_set():
                     self.ready.append(sub)
