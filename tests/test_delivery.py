@@ -241,14 +241,17 @@ def test_stuck_subscribers_are_waited_for_together_once(
 
     monkeypatch.setattr(publisher, "wait_all", spy_blocking)
     monkeypatch.setattr(publisher, "_wait_together", spy_awaiting)
+    healthy: list[ev.Event] = []
     with quiet() as runner:
-        runner.publisher.drain_timeout = 0.3
+        runner.publisher.drain_timeout = 2.0
         for k in range(3):
             runner.publisher.subscribe(lambda event: release.wait(), name=f"stuck-{k}")
+        runner.publisher.subscribe(healthy.append, name="healthy")  # queued behind them
         if ran:
             runner.run_sync(leaf, 1)
         waits.clear()
-    assert [wait for wait in waits if wait[1] >= 0.3] == [(3, 0.3)]
+    assert [wait for wait in waits if wait[1] >= 2.0] == [(4, 2.0)]
+    assert kinds(healthy)[-1] == "RunFinished"  # served by a fresh worker, not abandoned
     assert sorted(m.split("'")[1] for m in pubsub_warnings.messages) == [
         "stuck-0",
         "stuck-1",

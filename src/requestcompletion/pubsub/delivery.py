@@ -241,19 +241,21 @@ class _Hub:
         seen_sub, seen_taken, seen_at = live.seen
         if seen_sub is not sub or seen_taken != sub.taken:
             live.seen = (sub, sub.taken, now)
-            seen_at = now
+            due = now + STALL_SECONDS
         elif now - seen_at >= STALL_SECONDS:
             live.replaced = True
             self._start()
-            return
+            due = now + STALL_SECONDS  # the new worker may meet another stuck callback
+        else:
+            due = seen_at + STALL_SECONDS
         if self.timer_due > now:
             return  # a timer is on its way (one that never fires is late: re-armed)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on a loop: a waiting close calls unstick itself
             return
-        self.timer_due = seen_at + STALL_SECONDS
-        loop.call_later(self.timer_due - now, self._timer)
+        self.timer_due = due
+        loop.call_later(due - now, self._timer)
 
     def _timer(self) -> None:
         self.timer_due = 0.0
