@@ -270,40 +270,38 @@ class _Hub:
 
     def _work(self, worker: _Worker) -> None:
         lock = self.lock
+        sub: SyncDelivery | None = None
+        batches: list[list[Any]] = []
         while True:
-            with lock:
-                if self.ready:
-                    taken = self.ready.popleft()
-                    batches = list(taken.batches)
-                    taken.batches.clear()
-                    worker.current, worker.idle = taken, False
-                    sub: SyncDelivery | None = taken
+            with lock:  # one lock round per turn: settle the last subscription, take the next
+                if sub is not None:
+                    worker.current = None
+                    if sub.batches and not sub.done.is_set():
+                        self.ready.append(sub)
+                    else:
+                        sub.scheduled = False
+                if self.ready and not worker.replaced:
+                    sub = self.ready.popleft()
+                    batches = list(sub.batches)
+                    sub.batches.clear()
+                    worker.current, worker.idle = sub, False
                 elif worker.replaced:
-                    self._leave(worker)
-                    return
-                else:
-                    sub, worker.idle = None, True
-            if sub is None:
-                try:
-                    self.wakeups.get(timeout=IDLE_SECONDS)
-                except Empty:
-                    with lock:
-                        if worker.idle and not self.ready:  # nobody woke it meanwhile
-                            self._leave(worker)
-                            return
-                continue
-            sub.handle(batches)
-            with lock:
-                worker.current = None
-                if sub.batches and not sub.done.is_set():
-                    self.ready.append(sub)
-                else:
-                    sub.scheduled = False
-                if worker.replaced:
                     self._leave(worker)
                     if self.ready:  # what it handed back, or what came meanwhile
                         self._wake()
                     return
+                else:
+                    sub, worker.idle = None, True
+            if sub is not None:
+                sub.handle(batches)
+                continue
+            try:
+                self.wakeups.get(timeout=IDLE_SECONDS)
+            except Empty:
+                with lock:
+                    if worker.idle and not self.ready:  # nobody woke it meanwhile
+                        self._leave(worker)
+                        return
 
     def _leave(self, worker: _Worker) -> None:
         """(under the lock) A worker ends: idle long enough, or replaced and done."""
