@@ -103,12 +103,7 @@ class SyncDelivery:
                     self.abandon()
                     return
                 self.taken += 1  # before the callback: a stuck one shows no progress
-                try:
-                    event = build(subject)
-                    if accept is None or accept(event):
-                        callback(event)
-                except Exception:
-                    logger.exception("subscriber %r raised; the run goes on", self.name)
+                hand_over(build, subject, accept, callback, self.name)
 
     def abandon(self) -> int:
         """Give up on what is left (once); log and return how many events were dropped."""
@@ -135,6 +130,22 @@ class SyncDelivery:
         self.loop_done = asyncio.get_running_loop().create_future()
         if not self.done.is_set():  # it may have finished while the future was made
             await self.loop_done
+
+
+def hand_over(
+    build: Callable[[Any], Event],
+    subject: Any,
+    accept: Callable[[Event], bool] | None,
+    callback: Callable[[Event], Any],
+    name: str,
+) -> None:
+    """Build one event and give it to a sync callback; one that raises is logged and kept."""
+    try:
+        event = build(subject)
+        if accept is None or accept(event):
+            callback(event)
+    except Exception:
+        logger.exception("subscriber %r raised; the run goes on", name)
 
 
 def report_dropped(name: str, left: int) -> int:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .delivery import STOP, report_dropped
+from .delivery import STOP, hand_over, report_dropped
 from .events import Event
 
 __all__ = [
@@ -149,12 +149,7 @@ class InlineDelivery(LoopSubscription):
             subject = next(pairs)
             if subject is STOP:
                 return
-            try:
-                event = build(subject)
-                if accept is None or accept(event):
-                    callback(event)
-            except Exception:
-                logger.exception("subscriber %r raised; the run goes on", self.name)
+            hand_over(build, subject, accept, callback, self.name)
 
 
 class StreamDelivery(LoopSubscription):
