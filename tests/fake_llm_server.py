@@ -12,6 +12,11 @@ answers it wants, in order, and then points a provider at ``llm_server.base_url`
     llm_server.hang()                             # never answer (until teardown)
     llm_server.cut_stream(after=2)                # break the connection mid-stream
     llm_server.unfinished_stream(after=2)         # end cleanly but without [DONE]
+    llm_server.text("hi", usage=None)             # a reply that does not report its usage
+    llm_server.trickle("hi", every=0.05)          # a reply sent one byte at a time
+
+Like OpenAI, the server refuses (HTTP 400) a ``response_format`` whose ``json_schema``
+is not a JSON Schema of type object, so a provider that sends one fails here too.
 
 Each request takes the next answer; `llm_server.requests` records what arrived. The
 same script serves ``/v1/chat/completions`` (OpenAI format) and ``/v1/messages``
@@ -53,7 +58,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     after: int = 0
-    usage: tuple[int, int] = (7, 5)
+    usage: tuple[int, int] | None = (7, 5)
+    every: float = 0.0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -71,6 +77,9 @@ class Handler(BaseHTTPRequestHandler):
             Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
         answer = self.server.next_answer()
+        refusal = _openai_schema_refusal(body)
+        if refusal is not None:
+            answer = Answer("status", status=400, body=refusal)
         anthropic = self.path.endswith("/messages")
         stream = isinstance(body, dict) and bool(body.get("stream"))
         if answer.kind == "status":
@@ -82,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
         elif answer.kind == "hang":
             self.server.release.wait()
             self.close_connection = True
+        elif answer.kind == "trickle":
+            self._trickle(json.dumps(_openai_body(answer, body)).encode(), answer.every)
         elif stream:
             events = _anthropic_events(answer) if anthropic else _openai_events(answer, body)
             self._stream(events, answer)
@@ -98,6 +109,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _trickle(self, data: bytes, every: float) -> None:
+        """A whole, valid reply, one byte every `every` seconds (until teardown)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            if self.server.release.wait(every):
+                self.close_connection = True
+                return
 
     def _stream(self, events: list[str], answer: Answer) -> None:
         self.send_response(200)
@@ -161,8 +185,11 @@ class FakeLLMServer(ThreadingHTTPServer):
 
     # --- the script -----------------------------------------------------------------
 
-    def text(self, text: str, *, usage: tuple[int, int] = (7, 5)) -> FakeLLMServer:
+    def text(self, text: str, *, usage: tuple[int, int] | None = (7, 5)) -> FakeLLMServer:
         return self.add(Answer(text=text, usage=usage))
+
+    def trickle(self, text: str, *, every: float) -> FakeLLMServer:
+        return self.add(Answer("trickle", text=text, every=every))
 
     def tool_calls(self, *calls: tuple[str, Any], text: str | None = None) -> FakeLLMServer:
         return self.add(Answer(text=text, calls=list(calls)))
@@ -192,6 +219,23 @@ class FakeLLMServer(ThreadingHTTPServer):
         return self.add(Answer("unfinished", text=text, after=after))
 
 
+def _openai_schema_refusal(request: Any) -> str | None:
+    """OpenAI's 400 for a structured-output schema whose root is not an object, else None."""
+    if not isinstance(request, dict):
+        return None
+    response_format = request.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    if isinstance(schema, dict) and schema.get("type") == "object":
+        return None
+    message = (
+        "Invalid schema for response_format 'output': schema must be a JSON Schema of "
+        f"'type: \"object\"', got 'type: {(schema or {}).get('type')!r}'."
+    )
+    return json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+
+
 def _arguments_text(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
@@ -218,8 +262,14 @@ def _openai_body(answer: Answer, request: Any) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if answer.calls else "stop",
             }
         ],
-        "usage": {"prompt_tokens": answer.usage[0], "completion_tokens": answer.usage[1]},
+        **_openai_usage(answer),
     }
+
+
+def _openai_usage(answer: Answer) -> dict[str, Any]:
+    if answer.usage is None:
+        return {}
+    return {"usage": {"prompt_tokens": answer.usage[0], "completion_tokens": answer.usage[1]}}
 
 
 def _sse(data: Any, event: str | None = None) -> str:
@@ -248,8 +298,8 @@ def _openai_events(answer: Answer, request: Any) -> list[str]:
             events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
     if answer.kind == "reply":
         events.append(chunk({}, "tool_calls" if answer.calls else "stop"))
-        usage = {"prompt_tokens": answer.usage[0], "completion_tokens": answer.usage[1]}
-        events.append(_sse({"model": model, "choices": [], "usage": usage}))
+        if answer.usage is not None:
+            events.append(_sse({"model": model, "choices": [], **_openai_usage(answer)}))
         events.append("data: [DONE]\n\n")
     return events
 
@@ -267,12 +317,18 @@ def _anthropic_body(answer: Answer) -> dict[str, Any]:
         "model": "claude-test",
         "content": content,
         "stop_reason": "tool_use" if answer.calls else "end_turn",
-        "usage": {"input_tokens": answer.usage[0], "output_tokens": answer.usage[1]},
+        **(
+            {}
+            if answer.usage is None
+            else {"usage": {"input_tokens": answer.usage[0], "output_tokens": answer.usage[1]}}
+        ),
     }
 
 
 def _anthropic_events(answer: Answer) -> list[str]:
-    start = {"model": "claude-test", "usage": {"input_tokens": answer.usage[0]}}
+    start: dict[str, Any] = {"model": "claude-test"}
+    if answer.usage is not None:
+        start["usage"] = {"input_tokens": answer.usage[0]}
     events = [_sse({"type": "message_start", "message": start}, "message_start")]
     index = 0
     if answer.text:
@@ -295,9 +351,8 @@ def _anthropic_events(answer: Answer) -> list[str]:
     if answer.kind == "reply":
         stop = "tool_use" if answer.calls else "end_turn"
         final = {"stop_reason": stop}
-        events.append(
-            _sse({"type": "message_delta", "delta": final, "usage": {"output_tokens": 5}})
-        )
+        counted = {} if answer.usage is None else {"usage": {"output_tokens": answer.usage[1]}}
+        events.append(_sse({"type": "message_delta", "delta": final, **counted}))
         events.append(_sse({"type": "message_stop"}, "message_stop"))
     return events
 

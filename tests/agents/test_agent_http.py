@@ -84,12 +84,18 @@ async def test_streaming_over_http(llm_server: FakeLLMServer, http_model: Make) 
     assert all(request.body["stream"] for request in llm_server.requests)
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [{"api_key": API_KEY}, {"api_key": None, "headers": {"api-key": API_KEY}}],
+    ids=["api_key", "api-key header"],
+)
 def test_the_api_key_never_leaks(
     llm_server: FakeLLMServer,
     http_model: Make,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
+    credentials: dict[str, object],
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="RC")
     recorder = RecordingSubscriber()
@@ -97,7 +103,8 @@ def test_the_api_key_never_leaks(
     llm_server.text("three")
     # then a server that echoes the key back in its error, as some do
     llm_server.status(401, message=f"Incorrect API key provided: {API_KEY}")
-    Agent = rc.agent_node("keyholder", llm=http_model(), tool_nodes=[add], stream=False)
+    llm = http_model(**credentials)
+    Agent = rc.agent_node("keyholder", llm=llm, tool_nodes=[add], stream=False)
 
     with rc.Runner(
         logging_setting="VERBOSE", log_file=tmp_path / "run.log", run_identifier="secret-run"
@@ -108,7 +115,8 @@ def test_the_api_key_never_leaks(
             runner.run_sync(Agent, "again")
 
     assert API_KEY not in str(caught.value)
-    assert llm_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"  # it was sent
+    sent = llm_server.requests[0].headers
+    assert API_KEY in sent.get("authorization", "") + sent.get("api-key", "")  # it was sent
     assert runner.saved_to is not None
     places = {
         "the saved run": runner.saved_to.read_text(),
@@ -117,8 +125,38 @@ def test_the_api_key_never_leaks(
         "stderr and stdout": "".join(capfd.readouterr()),
         "the events": "\n".join(repr(e) for e in recorder.events),
         "the node types": repr(Agent.agent),
+        "the model": f"{llm!r} {vars(llm)}",
     }
     assert "keyholder" in places["the log file"] and "RequestFailed" in places["the events"]
     for where, text in places.items():
         assert API_KEY not in text, f"the API key leaked into {where}"
     assert json.loads(places["the saved run"])["outcome"] == "failed"
+
+
+def test_a_reply_without_usage_is_recorded_as_unknown_not_zero(
+    llm_server: FakeLLMServer, http_model: Make
+) -> None:
+    # a priced model, so that a zero count would show as $0.00
+    llm_server.tool_calls(("add", {"a": 1, "b": 2}))
+    llm_server.text("three", usage=None)
+    recorder = RecordingSubscriber()
+    Agent = rc.agent_node("uncounted", llm=http_model("gpt-4o-mini"), tool_nodes=[add])
+    with rc.Runner(logging_setting="NONE", run_identifier="uncounted-run") as runner:
+        recorder.attach(runner)
+        info = runner.run_sync(Agent, "add")
+
+    result = info.answer
+    assert (result.usage.input_tokens, result.usage.output_tokens, result.cost) == (None,) * 3
+    received = recorder.of_type(ev.LLMResponseReceived)
+    assert [(e.input_tokens, e.cost is None) for e in received] == [(7, False), (None, True)]
+    assert info.usage == {"input_tokens": None, "output_tokens": None, "cost": None}
+    llm = info.nodes[0].extras["llm"]  # type: ignore[index]
+    assert (llm["input_tokens"], llm["output_tokens"], llm["cost"]) == (None, None, None)
+    assert runner.saved_to is not None
+    loaded = rc.ExecutionInfo.load(runner.saved_to)
+    assert loaded.usage == info.usage
+    saved = json.loads(runner.saved_to.read_text())
+    assert saved["nodes"]["output"][0]["$value"]["usage"] == {
+        "input_tokens": None,
+        "output_tokens": None,
+    }

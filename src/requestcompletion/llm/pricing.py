@@ -2,7 +2,7 @@
 
 Prices are per million tokens and change often: the built-in table is a convenience,
 not a bill. Add or correct a price with `register_price`. A model the table does not
-know costs None — unknown — never 0.
+know costs None — unknown — never 0; so do tokens the provider did not report.
 
 Lookup tries the name as given, then without a ``provider/`` prefix (OpenRouter
 style), then without a trailing date (``gpt-4o-2024-08-06`` → ``gpt-4o``).
@@ -25,8 +25,10 @@ class Price:
     input_per_million: float
     output_per_million: float
 
-    def cost(self, usage: Usage) -> float:
-        """The price of `usage` in US dollars."""
+    def cost(self, usage: Usage) -> float | None:
+        """The price of `usage` in US dollars, or None when its tokens are unknown."""
+        if usage.input_tokens is None or usage.output_tokens is None:
+            return None
         return (
             usage.input_tokens * self.input_per_million
             + usage.output_tokens * self.output_per_million
@@ -88,6 +90,7 @@ def price_for(model: str) -> Price | None:
 
 
 def cost(model: str, usage: Usage) -> float | None:
-    """What `usage` of `model` cost in US dollars, or None when the price is unknown."""
+    """What `usage` of `model` cost in US dollars, or None when the price or the tokens
+    are unknown."""
     price = price_for(model)
     return None if price is None else price.cost(usage)

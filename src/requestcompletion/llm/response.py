@@ -8,29 +8,37 @@ from typing import Any
 from .._frozen import fast_constructor
 from .messages import AssistantMessage, ToolCall
 
-__all__ = ["Chunk", "Response", "Usage"]
+__all__ = ["UNKNOWN_USAGE", "Chunk", "Response", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens one model call (or a sum of calls) used.
 
-    `Usage` values add up: ``total = sum(usages, Usage())``.
+    A count is None when the provider did not report it: unknown is not zero, so that
+    a bill is never shown as $0.00 for tokens nobody counted. `Usage` values add up
+    (``total = sum(usages, Usage())``), and a sum with an unknown part is unknown.
     """
 
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = 0
+    output_tokens: int | None = 0
 
     @property
-    def total_tokens(self) -> int:
-        """Input and output tokens together."""
-        return self.input_tokens + self.output_tokens
+    def known(self) -> bool:
+        """Whether both counts were reported."""
+        return self.input_tokens is not None and self.output_tokens is not None
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Input and output tokens together, or None when either is unknown."""
+        return _plus(self.input_tokens, self.output_tokens)
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            _plus(self.input_tokens, other.input_tokens),
+            _plus(self.output_tokens, other.output_tokens),
         )
 
     def __radd__(self, other: int) -> Usage:
@@ -39,9 +47,25 @@ class Usage:
             return self
         return NotImplemented
 
-    def to_dict(self) -> dict[str, int]:
-        """A plain-JSON form."""
+    def to_dict(self) -> dict[str, int | None]:
+        """A plain-JSON form (None for an unknown count)."""
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+    @classmethod
+    def reported(cls, counts: object, input_key: str, output_key: str) -> Usage:
+        """The usage a provider reported in the mapping `counts`; what is missing is None."""
+        if not isinstance(counts, dict):
+            return UNKNOWN_USAGE
+        return cls(_count(counts.get(input_key)), _count(counts.get(output_key)))
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
+
+def _count(value: object) -> int | None:
+    # a provider's count must be a whole number >= 0; anything else is "not reported"
+    return value if type(value) is int and value >= 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +93,7 @@ class Response:
         tool_calls: the tools the model wants run, in its order (run them in parallel).
         structured: the reply validated against the output schema, or None when no
             schema was asked for or the reply did not validate (``text`` holds it then).
-        usage: the tokens this call used.
+        usage: the tokens this call used (None counts: the provider did not say).
         model: the model that answered, as the provider named it.
         latency: seconds from sending the request to the whole answer.
         finish_reason: why the model stopped, as the provider said it ("stop", ...).
@@ -102,3 +126,5 @@ class Response:
 
 
 _assistant_message = fast_constructor(AssistantMessage)
+UNKNOWN_USAGE = Usage(None, None)
+"""The usage of a reply whose provider did not say how many tokens it used."""

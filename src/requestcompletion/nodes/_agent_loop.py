@@ -83,19 +83,19 @@ class AgentRun:
         "cost",
         "digests",
         "history",
-        "input_tokens",
         "model_calls",
-        "output_tokens",
         "record",
         "runner",
         "tool_calls",
+        "usage",
     )
 
     def __init__(self, config: AgentConfig, prompt: str | Sequence[Message]) -> None:
         self.config = config
         self.runner: Runner | None = current_runner.get()
         self.record: NodeRecord | None = current_node.get()
-        self.input_tokens = self.output_tokens = 0
+        # a count turns None once a reply did not report it: the total is unknown, not low
+        self.usage = Usage()
         self.cost: float | None = 0.0
         self.accounts: dict[str, Any] | None = None  # this node's extras["llm"]
         self.model_calls = 0
@@ -223,7 +223,7 @@ class AgentRun:
             text,
             structured,
             self.history,
-            Usage(self.input_tokens, self.output_tokens),
+            self.usage,
             self.cost,
             self.model_calls,
             self.tool_calls,
@@ -267,8 +267,7 @@ class AgentRun:
         usage = response.usage
         cost = price_of(model, usage)
         self.model_calls += 1
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
+        self.usage += usage
         self.cost = None if cost is None or self.cost is None else self.cost + cost
         if runner is not None and record is not None:
             self._account(runner, record, model)
@@ -309,8 +308,8 @@ class AgentRun:
             accounts = self.accounts = {"provider": self.config.llm.provider}
             runner.state.extras.setdefault(record.id, {})["llm"] = accounts
         accounts["model"] = model
-        accounts["input_tokens"] = self.input_tokens
-        accounts["output_tokens"] = self.output_tokens
+        accounts["input_tokens"] = self.usage.input_tokens
+        accounts["output_tokens"] = self.usage.output_tokens
         accounts["cost"] = self.cost
         accounts["calls"] = self.model_calls
 

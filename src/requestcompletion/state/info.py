@@ -175,7 +175,8 @@ class ExecutionInfo:
 
     @property
     def usage(self) -> dict[str, Any]:
-        """LLM tokens and cost summed over the run (cost None if any model's price is unknown)."""
+        """LLM tokens and cost summed over the run; a count or the cost is None when any
+        model call's tokens or price are unknown."""
         totals: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "cost": 0.0}
         for node_id, extra in self._state.extras.items():
             if self._ids is not None and node_id not in self._ids:
@@ -183,8 +184,10 @@ class ExecutionInfo:
             llm = extra.get("llm")
             if not llm:
                 continue
-            totals["input_tokens"] += llm.get("input_tokens") or 0
-            totals["output_tokens"] += llm.get("output_tokens") or 0
+            for key in ("input_tokens", "output_tokens"):
+                # a count a provider did not report is None: unknown, never 0
+                count, total = llm.get(key), totals[key]
+                totals[key] = None if count is None or total is None else total + count
             cost = llm.get("cost")
             totals["cost"] = (
                 None if cost is None or totals["cost"] is None else totals["cost"] + cost

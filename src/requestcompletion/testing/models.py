@@ -145,7 +145,7 @@ class _RecordingModel(ModelBase):
             await asyncio.sleep(self.latency)
         response = await self._answer(call)
         usage = response.usage
-        if not (usage.input_tokens or usage.output_tokens):
+        if usage == _NO_USAGE:  # not scripted: count words (UNKNOWN_USAGE stays unknown)
             usage = _usage(self._inputs.count(messages), _words(response.text, response.tool_calls))
         return _response(
             response.text,

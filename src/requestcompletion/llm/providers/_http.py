@@ -3,7 +3,9 @@
 A provider subclasses `HTTPModel` and supplies four things: the endpoint and its
 headers, the request body, how to read a whole reply, and a decoder for a streamed
 one. Everything that can go wrong on the wire is turned into a `ProviderError` here,
-in one place, with the API key scrubbed from every message.
+in one place, with the API key (and every header whose name says it holds a credential:
+``api-key``, ``x-goog-api-key``, ``authorization``, a ``*-token``...) scrubbed from every
+message.
 
 Connections: a call opens its own connection unless the model is used as an async
 context manager (``async with model: ...`` pools connections until the block ends)
@@ -19,8 +21,9 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -40,6 +43,10 @@ __all__ = ["HTTPModel", "Secret", "StreamDecoder"]
 
 logger = logging.getLogger("RC.llm")
 _RETRY_STATUSES = frozenset({408, 409, 429})
+# header names whose values are credentials: scrubbed from errors and logs like api_key
+_SECRET_HEADER = re.compile(
+    r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE
+)
 
 
 class Secret:
@@ -103,7 +110,13 @@ class HTTPModel(ModelBase):
         self.retry = retry if retry is not None else RetryPolicy()
         self.settings = dict(settings or {})
         self._api_key = Secret(api_key or "")
-        self._extra_headers = dict(headers or {})
+        # a header that carries a credential (Azure's api-key, x-api-key, a bearer
+        # token...) is kept as a Secret, so it is scrubbed wherever the key would be
+        self._extra_headers: dict[str, str | Secret] = {
+            name: Secret(value) if _SECRET_HEADER.search(name) else value
+            for name, value in (headers or {}).items()
+        }
+        self._secrets = (self._api_key, *_secret_parts(self._extra_headers.values()))
         self._client = client
         self._pool: httpx.AsyncClient | None = None
         self._sleep = sleep
@@ -174,17 +187,25 @@ class HTTPModel(ModelBase):
             try:
                 if not reply.headers.get("content-type", "").startswith("text/event-stream"):
                     # the server ignored "stream": read it as a whole reply
-                    whole = self._read(await self._body(reply), output_schema)
+                    async with asyncio.timeout(self.timeout):
+                        body = await self._body(reply)
+                    whole = self._read(body, output_schema)
                     if whole.text:
                         yield Chunk(whole.text)
                     final = whole
                 else:
                     decoder = self._decoder(output_schema)
-                    async for event, data in _server_sent_events(reply):
+                    async for event, data in _server_sent_events(reply, self.timeout):
                         chunk = decoder.feed(event, data)
                         if chunk is not None:
                             yield chunk
                     final = decoder.finish()
+            except TimeoutError as exc:
+                raise self._error(
+                    f"the stream stalled: no whole event within {self.timeout:g}s",
+                    status=reply.status_code,
+                    hint="the server is slow or stuck mid-answer; call again",
+                ) from exc
             except httpx.TransportError as exc:
                 raise self._error(
                     f"the stream was cut off ({type(exc).__name__})",
@@ -232,7 +253,9 @@ class HTTPModel(ModelBase):
             yield client
 
     def _headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", **self._extra_headers}
+        headers = {"content-type": "application/json"}
+        for name, value in self._extra_headers.items():
+            headers[name] = value.reveal() if isinstance(value, Secret) else value
         if self._api_key.reveal():
             headers.update(self._auth_headers(self._api_key.reveal()))
         return headers
@@ -243,27 +266,41 @@ class HTTPModel(ModelBase):
         return client.build_request("POST", url, json=payload, headers=self._headers())
 
     async def _post(self, client: httpx.AsyncClient, payload: dict[str, Any], number: int) -> Any:
-        reply = await self._send(client, payload, number, stream=False)
-        return await self._body(reply)
+        # httpx's timeout bounds each read: a server trickling a byte at a time would
+        # hold the call for ever. This scope bounds the whole attempt, headers to body.
+        try:
+            async with asyncio.timeout(self.timeout):
+                reply = await self._send(client, payload, number, stream=False)
+                return await self._body(reply)
+        except TimeoutError as exc:
+            raise self._timed_out(exc, number) from exc
 
     async def _open(
         self, client: httpx.AsyncClient, payload: dict[str, Any], number: int
     ) -> httpx.Response:
-        return await self._send(client, payload, number, stream=True)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._send(client, payload, number, stream=True)
+        except TimeoutError as exc:
+            raise self._timed_out(exc, number) from exc
+
+    def _timed_out(self, exc: Exception, number: int) -> RetryLater:
+        last = number > self.retry.max_retries
+        tries = f"gave up after {number} attempt{'s' if number > 1 else ''}"
+        error = self._error(
+            f"no answer within {self.timeout:g}s ({type(exc).__name__})",
+            hint=f"the server is slow or overloaded; {tries}" if last else "",
+        )
+        return self._retry(error, None, number)
 
     async def _send(
         self, client: httpx.AsyncClient, payload: dict[str, Any], number: int, *, stream: bool
     ) -> httpx.Response:
-        last = number > self.retry.max_retries
         tries = f"gave up after {number} attempt{'s' if number > 1 else ''}"
         try:
             reply = await client.send(self._request(client, payload), stream=stream)
         except httpx.TimeoutException as exc:
-            error = self._error(
-                f"no answer within {self.timeout:g}s ({type(exc).__name__})",
-                hint=f"the server is slow or overloaded; {tries}" if last else "",
-            )
-            raise self._retry(error, None, number) from exc
+            raise self._timed_out(exc, number) from exc
         except httpx.TransportError as exc:
             error = self._error(
                 f"could not reach {self.base_url} ({type(exc).__name__}: {exc})",
@@ -321,14 +358,31 @@ class HTTPModel(ModelBase):
         return "check the request: the model's support for tools and output schemas"
 
     def _error(self, message: str, *, status: int | None = None, hint: str = "") -> ProviderError:
-        """A ProviderError with the API key scrubbed from everything it says."""
+        """A ProviderError with the API key and secret headers scrubbed from what it says."""
         return ProviderError(
-            self._api_key.scrub(message),
+            self._scrub(message),
             provider=self.provider,
             model=self.model_name,
             status=status,
-            hint=self._api_key.scrub(hint),
+            hint=self._scrub(hint),
         )
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = secret.scrub(text)
+        return text
+
+
+def _secret_parts(values: Iterable[str | Secret]) -> list[Secret]:
+    """The secret header values, longest first, and their long parts ("Bearer <token>",
+    "session=<id>"): a server may echo only the token."""
+    parts: set[str] = set()
+    for value in values:
+        if isinstance(value, Secret):
+            whole = value.reveal()
+            parts.add(whole)
+            parts.update(part for part in re.split(r"[\s=;,:]+", whole) if len(part) >= 8)
+    return [Secret(part) for part in sorted(parts, key=len, reverse=True) if part]
 
 
 def _server_message(reply: httpx.Response) -> str:
@@ -349,19 +403,30 @@ def _server_message(reply: httpx.Response) -> str:
     return f"{reply.status_code}: {text}" if text else str(reply.status_code)
 
 
-async def _server_sent_events(reply: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event, data) pairs of a ``text/event-stream``; an unfinished last event is dropped."""
+async def _server_sent_events(
+    reply: httpx.Response, within: float
+) -> AsyncIterator[tuple[str, str]]:
+    """(event, data) pairs of a ``text/event-stream``; an unfinished last event is dropped.
+
+    Each event must arrive whole within `within` seconds (TimeoutError otherwise); the
+    time the caller spends on an event does not count.
+    """
+    loop = asyncio.get_running_loop()
     event = ""
     data: list[str] = []
-    async for line in reply.aiter_lines():
-        if not line:
-            if data:
-                yield event or "message", "\n".join(data)
-            event, data = "", []
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "data":
-            data.append(value)
-        elif field == "event":
-            event = value
+    async with asyncio.timeout(within) as deadline:
+        async for line in reply.aiter_lines():
+            if not line:
+                if data:
+                    # no deadline while the caller holds the event: that time is its own
+                    deadline.reschedule(None)
+                    yield event or "message", "\n".join(data)
+                    deadline.reschedule(loop.time() + within)
+                event, data = "", []
+                continue
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                event = value

@@ -125,12 +125,11 @@ class AnthropicModel(HTTPModel):
                 texts.append(block["text"])
             elif block["type"] == "tool_use":
                 calls.append(ToolCall(block["name"], block.get("input") or {}, block["id"]))
-        usage = body.get("usage") or {}
         return _response(
             texts,
             calls,
             output_schema,
-            Usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0),
+            Usage.reported(body.get("usage"), "input_tokens", "output_tokens"),
             body.get("model") or self.model_name,
             body.get("stop_reason"),
         )
@@ -146,8 +145,9 @@ class _Decoder(StreamDecoder):
         self.owner = owner
         self.output_schema = output_schema
         self.blocks: dict[int, dict[str, Any]] = {}
-        self.input_tokens = 0
-        self.output_tokens = 0
+        # None until the stream reports them: unknown is not zero
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
         self.model = owner.model_name
         self.stop_reason: str | None = None
         self.done = False
@@ -167,7 +167,8 @@ class _Decoder(StreamDecoder):
         if kind == "message_start":
             message = body.get("message") or {}
             self.model = message.get("model") or self.model
-            self.input_tokens = (message.get("usage") or {}).get("input_tokens") or 0
+            reported = Usage.reported(message.get("usage"), "input_tokens", "output_tokens")
+            self.input_tokens = reported.input_tokens
         elif kind == "content_block_start":
             self.blocks[body["index"]] = {**body["content_block"], "parts": []}
         elif kind == "content_block_delta":
@@ -180,7 +181,8 @@ class _Decoder(StreamDecoder):
                 block["parts"].append(delta.get("partial_json", ""))
         elif kind == "message_delta":
             self.stop_reason = (body.get("delta") or {}).get("stop_reason") or self.stop_reason
-            self.output_tokens = (body.get("usage") or {}).get("output_tokens") or 0
+            reported = Usage.reported(body.get("usage"), "input_tokens", "output_tokens")
+            self.output_tokens = reported.output_tokens
         elif kind == "message_stop":
             self.done = True
         return None

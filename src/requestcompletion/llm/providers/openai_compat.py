@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import StructuredOutputError
 from ..messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage
-from ..response import Chunk, Response, Usage
+from ..response import UNKNOWN_USAGE, Chunk, Response, Usage
 from ..retries import RetryPolicy
 from ..structured import output_json_schema, parse_structured, schema_name
 from ._http import HTTPModel, StreamDecoder
@@ -40,10 +40,16 @@ class OpenAICompatibleModel(HTTPModel):
             ``$OPENAI_BASE_URL``, then OpenAI's own.
         api_key: defaults to ``$OPENAI_API_KEY``; without one no ``Authorization``
             header is sent, which suits local servers.
-        timeout: seconds to wait for each response (connecting takes at most 10).
+        timeout: seconds one attempt may take as a whole, from sending the request to
+            the last byte of the reply (so a server that trickles bytes cannot hold a
+            call for ever); a streamed reply gets that long for its headers and then
+            for each event. Connecting takes at most 10. Retries get their own.
         retry: when and how long to retry 429s, 5xxs, timeouts and network failures.
         settings: extra fields for every request body (``temperature``, ``max_tokens``...).
-        headers: extra HTTP headers (e.g. OpenRouter's ``HTTP-Referer``).
+        headers: extra HTTP headers (e.g. OpenRouter's ``HTTP-Referer``, or Azure's
+            ``api-key``). A header whose name contains ``auth``, ``key``, ``token``,
+            ``secret``, ``passw``, ``cookie``, ``session``, ``signature`` or
+            ``credential`` is a secret: scrubbed from errors, logs and saved runs.
         client: an ``httpx.AsyncClient`` to use; its owner closes it.
         sleep: how to wait between retries; tests pass one that does not wait.
         provider: the name errors and events give this provider.
@@ -139,12 +145,11 @@ class OpenAICompatibleModel(HTTPModel):
             )
             for call in message.get("tool_calls") or ()
         )
-        usage = body.get("usage") or {}
         return Response(
             text=text,
             tool_calls=calls,
             structured=_structured(output_schema, text),
-            usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
+            usage=Usage.reported(body.get("usage"), "prompt_tokens", "completion_tokens"),
             model=body.get("model") or self.model_name,
             finish_reason=choice.get("finish_reason"),
         )
@@ -161,7 +166,7 @@ class _Decoder(StreamDecoder):
         self.output_schema = output_schema
         self.text: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
-        self.usage = Usage()
+        self.usage = UNKNOWN_USAGE  # until a chunk reports it (stream_options.include_usage)
         self.model = owner.model_name
         self.finish_reason: str | None = None
         self.done = False
@@ -187,8 +192,7 @@ class _Decoder(StreamDecoder):
             raise self.owner._error(f"the server reported an error mid-stream: {detail}")
         self.model = body.get("model") or self.model
         if body.get("usage"):
-            usage = body["usage"]
-            self.usage = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+            self.usage = Usage.reported(body["usage"], "prompt_tokens", "completion_tokens")
         chunk: Chunk | None = None
         for choice in body.get("choices") or ():
             delta = choice.get("delta") or {}
