@@ -35,6 +35,7 @@ PUBLIC = [
     "StructuredOutputError",
     "ToolArgumentsError",
     "ToolCallLimitError",
+    "TurnLimitError",
     "__version__",
     "agent_node",
     "batch",

@@ -34,6 +34,7 @@ from .errors import (
     StructuredOutputError,
     ToolArgumentsError,
     ToolCallLimitError,
+    TurnLimitError,
 )
 from .interaction import batch, call, call_sync, stream
 from .nodes import Node, function_node
@@ -76,6 +77,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolArgumentsError",
     "ToolCallLimitError",
+    "TurnLimitError",
     "__version__",
     "agent_node",
     "batch",

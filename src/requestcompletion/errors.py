@@ -23,6 +23,7 @@
             ├── ProviderError        the provider failed: HTTP status, timeout, bad body
             ├── ToolArgumentsError   a tool call did not fit its tool (goes back to the model)
             ├── ToolCallLimitError   an agent asked for more tool calls than `max_tool_calls`
+            ├── TurnLimitError       an agent asked its model `max_turns` times with no answer
             └── StructuredOutputError the reply did not match the output schema, even after repair
 
 Misuse errors also derive from the builtin a caller would naturally catch
@@ -57,6 +58,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolArgumentsError",
     "ToolCallLimitError",
+    "TurnLimitError",
 ]
 
 
@@ -208,7 +210,25 @@ class ToolArgumentsError(LLMError):
 
 
 class ToolCallLimitError(LLMError):
-    """An agent reached `max_tool_calls`. `history` holds the conversation so far."""
+    """An agent reached `max_tool_calls`. `history` holds the conversation so far.
+
+    Attributes:
+        history: the conversation; its last message is the turn over the limit.
+        not_run: the tool calls of that turn, none of which ran.
+    """
+
+    def __init__(self, message: str, *, history: Any = None, not_run: Any = ()) -> None:
+        super().__init__(message)
+        self.history = history
+        self.not_run = not_run
+
+
+class TurnLimitError(LLMError):
+    """An agent asked its model `max_turns` times without a final answer.
+
+    Attributes:
+        history: the conversation so far.
+    """
 
     def __init__(self, message: str, *, history: Any = None) -> None:
         super().__init__(message)

@@ -10,6 +10,7 @@ from agent_tools import Meeting, add
 
 import requestcompletion as rc
 from requestcompletion.llm import Message, ToolCall, ToolMessage, UserMessage
+from requestcompletion.nodes._agent_loop import DEFAULT_MAX_TURNS
 from requestcompletion.testing import ScriptedModel
 
 
@@ -184,6 +185,38 @@ async def test_an_endless_tool_loop_stops_at_max_tool_calls() -> None:
     history = runner.state.records[agent.id].error.history
     assert len(history) == 1 + 3 + 4  # prompt, 3 assistant turns, 4 tool results
     assert len(history[-1].tool_calls) == 2  # the turn over the limit
+    not_run = runner.state.records[agent.id].error.not_run
+    assert not_run == history[-1].tool_calls
+    assert "None of the 2 calls of the turn over the limit ran" in error.message
+    assert all(f"add (id {call.id!r})" in error.message for call in not_run)
+
+
+async def test_a_model_that_never_stops_calling_tools_stops_at_the_default_turn_bound() -> None:
+    model = ScriptedModel(itertools.cycle([ToolCall("add", {"a": 1, "b": 2})]))
+    Agent = rc.agent_node("looper", llm=model, tool_nodes=[add])  # no max_tool_calls
+    async with quiet() as runner:
+        with pytest.raises(rc.TurnLimitError, match=r"asked 50 times .*max_turns=50") as caught:
+            await runner.run(Agent, "keep adding")
+    assert len(model.calls) == DEFAULT_MAX_TURNS == 50
+    assert len(caught.value.history) == 1 + 2 * 50  # every turn and its result is kept
+    assert len(runner.info.nodes) == 1 + 50
+
+
+async def test_max_turns_can_be_set_or_lifted() -> None:
+    script = [ToolCall("add", {"a": 1, "b": 2})] * 3 + ["done"]
+    Tight = rc.agent_node("tight", llm=ScriptedModel(script), tool_nodes=[add], max_turns=3)
+    with pytest.raises(rc.TurnLimitError, match="max_turns=3"):
+        await rc.call(Tight, "go")
+    Enough = rc.agent_node("enough", llm=ScriptedModel(script), tool_nodes=[add], max_turns=4)
+    assert (await rc.call(Enough, "go")).output == "done"
+    Free = rc.agent_node("free", llm=ScriptedModel(script), tool_nodes=[add], max_turns=None)
+    assert (await rc.call(Free, "go")).model_calls == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
+def test_a_bad_max_turns_is_refused(bad: object) -> None:
+    with pytest.raises(rc.NodeCreationError, match=r"max_turns must be an int >= 1 or None"):
+        rc.agent_node("x", llm=ScriptedModel([]), max_turns=bad)  # type: ignore[arg-type]
 
 
 async def test_a_tool_that_raises_is_reported_to_the_model() -> None:

@@ -8,7 +8,10 @@ and the saved run find them.
 
 Bounds, so that a confused model cannot loop for ever or crash the run:
 
-* `max_tool_calls` — more tool calls in total raise `ToolCallLimitError`;
+* `max_turns` — model calls in one run (default `DEFAULT_MAX_TURNS`, 50): a model that
+  keeps making valid tool calls is stopped with `TurnLimitError` instead of billing on;
+* `max_tool_calls` — a turn that would take the run past it is refused whole (none of
+  its calls run; `ToolCallLimitError.not_run` lists them);
 * `retries` — turns in a row that had to be sent back (a malformed tool call, an
   empty reply) before giving up with `ToolArgumentsError` or `LLMError`;
 * one repair round for structured output, then `StructuredOutputError`.
@@ -25,7 +28,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context import current_node, current_runner, fill_prompt
-from ..errors import LLMError, StructuredOutputError, ToolArgumentsError, ToolCallLimitError
+from ..errors import (
+    LLMError,
+    StructuredOutputError,
+    ToolArgumentsError,
+    ToolCallLimitError,
+    TurnLimitError,
+)
 from ..llm.messages import Message, MessageHistory, SystemMessage, ToolCall, UserMessage
 from ..llm.model import ModelBase
 from ..llm.pricing import cost as price_of
@@ -45,7 +54,11 @@ if TYPE_CHECKING:
     from ..runner import Runner
     from ..state.records import NodeRecord
 
-__all__ = ["AgentConfig", "AgentRun"]
+__all__ = ["DEFAULT_MAX_TURNS", "AgentConfig", "AgentRun"]
+
+DEFAULT_MAX_TURNS = 50
+"""Model calls one agent run may make unless `max_turns` says otherwise (as Pydantic AI's
+default request limit): high enough for real tool use, low enough to stop a loop."""
 
 _now = time.perf_counter
 _started = fast_constructor(LLMRequestStarted)
@@ -72,6 +85,7 @@ class AgentConfig:
     stream: bool
     retries: int
     max_parallel_tools: int | None = None
+    max_turns: int | None = DEFAULT_MAX_TURNS
 
 
 class AgentRun:
@@ -195,16 +209,21 @@ class AgentRun:
         return error
 
     def _count(self, calls: Sequence[ToolCall]) -> None:
-        self.tool_calls += len(calls)
         limit = self.config.max_tool_calls
-        if limit is not None and self.tool_calls > limit:
+        asked = self.tool_calls + len(calls)
+        if limit is not None and asked > limit:
+            # a turn's calls are meant to go together: run all of them or none
+            listed = ", ".join(f"{call.name} (id {call.id!r})" for call in calls)
             raise ToolCallLimitError(
-                f"{self._where()}: the model asked for {self.tool_calls} tool calls, more than "
-                f"max_tool_calls={limit}; it may be stuck in a loop. The error's `history` "
-                f"holds the conversation (its last message is the turn over the limit); "
-                f"raise max_tool_calls or change the prompt",
+                f"{self._where()}: the model asked for {asked} tool calls, more than "
+                f"max_tool_calls={limit}; it may be stuck in a loop. None of the "
+                f"{len(calls)} calls of the turn over the limit ran: {listed}. The error's "
+                f"`not_run` lists them and `history` holds the conversation (its last "
+                f"message is that turn); raise max_tool_calls or change the prompt",
                 history=self.history,
+                not_run=tuple(calls),
             )
+        self.tool_calls = asked
 
     def _structured(self, response: Response) -> Any:
         from ..llm.structured import check_structured, parse_structured
@@ -238,6 +257,14 @@ class AgentRun:
         runner = self.runner
         record = self.record
         publisher = None if runner is None else runner.publisher
+        if config.max_turns is not None and self.model_calls >= config.max_turns:
+            raise TurnLimitError(
+                f"{self._where()}: the model was asked {self.model_calls} times without "
+                f"giving a final answer (max_turns={config.max_turns}); it may be stuck in "
+                f"a loop. The error's `history` holds the conversation; raise max_turns "
+                f"(None: no limit) or change the prompt",
+                history=self.history,
+            )
         if runner is not None and runner.fatal is not None:
             # the run has ended (end_on_error, FatalError) and this task is being
             # cancelled: do not pay for one more model call on the way out

@@ -29,7 +29,7 @@ from ..errors import NodeCreationError
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
-from ._agent_loop import AgentConfig, AgentRun
+from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun
 from ._agent_tools import Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
@@ -101,6 +101,7 @@ def agent_node(
     description: str | None = None,
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
+    max_turns: int | None = DEFAULT_MAX_TURNS,
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
@@ -117,6 +118,7 @@ def agent_node(
     description: str | None = None,
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
+    max_turns: int | None = DEFAULT_MAX_TURNS,
 ) -> type[AgentNode[OutputT]]: ...
 
 
@@ -134,6 +136,7 @@ def agent_node(
     description: str | None = None,
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
+    max_turns: int | None = DEFAULT_MAX_TURNS,
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
@@ -155,7 +158,9 @@ def agent_node(
             ``__init__`` is the tool's signature) and other agent node types.
         output_schema: a pydantic model (or any type pydantic validates) the answer
             must fit; a reply that does not gets one repair round.
-        max_tool_calls: most tool calls in one run; None for no limit.
+        max_tool_calls: most tool calls in one run; None for no limit. A turn that
+            would go past it is refused whole: `ToolCallLimitError`, whose `not_run`
+            lists the calls of that turn (none of them ran).
         timeout: seconds one run of the agent may take; None for no limit.
         stream: stream the model's replies: each piece of text is published as an
             `LLMChunk` event and handed to the run's subscriber (`rc.stream`).
@@ -164,6 +169,9 @@ def agent_node(
         description: what the agent does, for models that get it as a tool.
         mode: where the agent runs: "asyncio" (default) or "distributed".
         max_parallel_tools: most tool calls of one turn that run at once; None: all.
+        max_turns: most model calls in one run (50 by default, so that a model that
+            keeps calling tools cannot run and bill for ever): one more raises
+            `TurnLimitError`. None for no limit.
 
     Returns:
         A `Node` subclass whose output is an `AgentResult`.
@@ -189,6 +197,10 @@ def agent_node(
     for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
         if value is not None and (type(value) is not int or value < 0):
             raise NodeCreationError(f"{where}: {option} must be an int >= 0, not {value!r}")
+    if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
+        raise NodeCreationError(
+            f"{where}: max_turns must be an int >= 1 or None (no limit), not {max_turns!r}"
+        )
     if mode not in (None, "asyncio", "distributed"):
         raise NodeCreationError(
             f"{where}: mode must be 'asyncio', 'distributed' or None (an agent is async), "
@@ -222,6 +234,7 @@ def agent_node(
         bool(stream),
         retries,
         max_parallel_tools,
+        max_turns,
     )
     caller = sys._getframe(1).f_globals.get("__name__", __name__)
     return cast(
