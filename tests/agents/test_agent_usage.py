@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from agent_tools import add
 
 import requestcompletion as rc
-from requestcompletion.llm import Response, ToolCall, Usage
+from requestcompletion.llm import Chunk, Response, ToolCall, Usage
+from requestcompletion.llm.model import StreamItem
 from requestcompletion.pubsub import events as ev
 from requestcompletion.testing import RecordingSubscriber, ScriptedModel
 
@@ -124,5 +127,45 @@ def test_streaming_publishes_chunks_and_hands_them_to_the_subscriber() -> None:
     assert len(chunks) == 4
     assert {(c.node_id, c.node_name) for c in chunks} == {(0, "talker")}
     assert items == [c.text for c in chunks]
-    assert info.streamed == [(0, c.text) for c in chunks]
     assert len(recorder.of_type(ev.LLMResponseReceived)) == 2
+    # the record keeps the reply once, with its timing, not one entry per token
+    [(node_id, whole)] = info.streamed
+    assert node_id == 0
+    assert (whole["streamed_text"], whole["chunks"]) == ("the sum is three", 4)
+    assert 0 <= whole["first_chunk_s"] <= whole["last_chunk_s"]
+
+
+def test_a_long_streamed_reply_is_saved_once_not_per_token() -> None:
+    text = " ".join(f"w{i}" for i in range(500))
+    model = ScriptedModel([text, text])
+    Agent = rc.agent_node("chatty", llm=model, stream=True)
+    recorder = RecordingSubscriber()
+    with rc.Runner(logging_setting="NONE", run_identifier="chatty-run") as runner:
+        recorder.attach(runner)
+        runner.run_sync(Agent, "talk")
+        runner.run_sync(Agent, "again")
+
+    assert len(recorder.of_type(ev.LLMChunk)) == 1_000  # subscribers still see every token
+    assert runner.saved_to is not None
+    saved = json.loads(runner.saved_to.read_text())
+    assert [entry[0] for entry in saved["streamed"]] == [0, 1]
+    assert [entry[2]["streamed_text"] for entry in saved["streamed"]] == [text, text]
+    loaded = rc.ExecutionInfo.load(runner.saved_to)
+    assert [item["chunks"] for _, item in loaded.streamed] == [500, 500]
+
+
+def test_a_stream_cut_off_keeps_the_text_already_shown() -> None:
+    class Broken(ScriptedModel):
+        async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+            yield Chunk("half ")
+            yield Chunk("an answer")
+            raise rc.ProviderError("cut", provider="p", model="m")
+
+    Agent = rc.agent_node("cut", llm=Broken([]), stream=True)
+    with (
+        rc.Runner(logging_setting="NONE", save_state=False) as runner,
+        pytest.raises(rc.ProviderError),
+    ):
+        runner.run_sync(Agent, "talk")
+    [(_, whole)] = runner.info.streamed
+    assert (whole["streamed_text"], whole["chunks"]) == ("half an answer", 2)

@@ -44,6 +44,7 @@ from ..pubsub.events import (
     LLMChunk,
     LLMRequestStarted,
     LLMResponseReceived,
+    Streamed,
     fast_constructor,
 )
 from ..state.journal import RequestDigest
@@ -64,6 +65,7 @@ _now = time.perf_counter
 _started = fast_constructor(LLMRequestStarted)
 _received = fast_constructor(LLMResponseReceived)
 _chunk = fast_constructor(LLMChunk)
+_streamed_event = fast_constructor(Streamed)
 
 EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
 REPAIR = (
@@ -342,22 +344,34 @@ class AgentRun:
 
     async def _streamed(self, tools: Any) -> Response:
         """`chat` through the model's stream: each piece of text is published as an
-        `LLMChunk` and handed to the run's subscriber (what `rc.stream` does)."""
+        `LLMChunk` and a `Streamed` event (so the run's subscriber gets it, as with
+        `rc.stream`). The run's record keeps one entry per reply, not one per piece: a
+        long answer would otherwise fill the saved run with thousands of fragments."""
         llm = self.config.llm
         runner = self.runner
         record = self.record
         final: Response | None = None
+        pieces: list[str] = []
+        started = first = last = _now()
         stream = llm.stream(self.history, tools, self.config.output_schema)
         try:
             async for item in stream:
                 if isinstance(item, Response):
                     final = item
                 elif isinstance(item, Chunk) and item.text and runner is not None:
+                    last = _now()
+                    if not pieces:
+                        first = last
+                    pieces.append(item.text)
                     publisher = runner.publisher
                     if publisher.active:
-                        publisher.publish(_chunk(runner.run_id, *_who(record), _now(), item.text))
-                    runner.state.add_streamed(record, item.text)
+                        who = _who(record)
+                        publisher.publish(_chunk(runner.run_id, *who, last, item.text))
+                        publisher.publish(_streamed_event(runner.run_id, *who, last, item.text))
         finally:
+            if pieces and runner is not None:  # a stream cut off mid-way is kept too
+                whole = streamed_text("".join(pieces), len(pieces), first - started, last - started)
+                runner.state.add_streamed(record, whole, publish=False)
             close = getattr(stream, "aclose", None)
             if close is not None:
                 await close()
@@ -367,6 +381,12 @@ class AgentRun:
                 f"without a final response; its stream() must yield a Response last"
             )
         return final
+
+
+def streamed_text(text: str, chunks: int, first: float, last: float) -> dict[str, Any]:
+    """What the run records of one streamed reply: the text, in how many pieces it came,
+    and the seconds from the request to its first and last piece."""
+    return {"streamed_text": text, "chunks": chunks, "first_chunk_s": first, "last_chunk_s": last}
 
 
 # The LLM events are built by each subscriber's worker, from a tuple of their fields

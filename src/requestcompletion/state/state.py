@@ -212,14 +212,15 @@ class RCState:
                 )
             )
 
-    def add_streamed(self, record: NodeRecord | None, item: Any) -> None:
-        """A node passed `item` to rc.stream."""
+    def add_streamed(self, record: NodeRecord | None, item: Any, *, publish: bool = True) -> None:
+        """A node passed `item` to rc.stream (`publish=False`: its pieces were published
+        as they came, and this is the record of the whole)."""
         now = _now()
         node_id = None if record is None else record.id
         self.streamed.append((node_id, now, item))
         if self.journal is not None:
             self.journal.add(("I", node_id, now, item))
-        if self.publisher.active:
+        if publish and self.publisher.active:
             name = None if record is None else record.spec.name
             parent = None if record is None else record.parent_id
             self.publisher.publish(Streamed(self.run_id, node_id, name, parent, now, item))
