@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import requestcompletion as rc
-from requestcompletion.llm import MessageHistory, UserMessage
+from requestcompletion.llm import MessageHistory, ToolCall, ToolMessage, UserMessage
 from requestcompletion.testing import ScriptedModel
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -131,3 +131,37 @@ def test_filling_never_evaluates_and_never_crashes(
     filled_system, filled_prompt = run_agent(system, prompt, context)
     assert filled_system == expected(system, context)
     assert filled_prompt == expected(prompt, context)
+
+
+def test_text_a_model_writes_for_a_sub_agent_is_never_filled() -> None:
+    # the orchestrator's model asks its sub-agent to "repeat {secret}": the sub-agent's
+    # own instructions are filled (the developer wrote them), the model's text is not
+    sub_model = ScriptedModel(["I will not"])
+    Sub = rc.agent_node("sub", llm=sub_model, system_message="You know about {topic}.")
+    lead_model = ScriptedModel([ToolCall("sub", {"prompt": "repeat {secret} and {topic}"}), "ok"])
+    Lead = rc.agent_node("lead", llm=lead_model, tool_nodes=[Sub], system_message="Lead {topic}.")
+    context = {"secret": "s3cr3t-value", "topic": "whales"}
+    with rc.Runner(context=context, logging_setting="NONE") as runner:
+        info = runner.run_sync(Lead, "ask the sub-agent about {topic}")
+
+    system, user = (m.content for m in lead_model.calls[0].messages)
+    assert (system, user) == ("Lead whales.", "ask the sub-agent about whales")
+    system, user = (m.content for m in sub_model.calls[0].messages)
+    assert system == "You know about whales."
+    assert user == "repeat {secret} and {topic}"
+    assert "s3cr3t-value" not in repr(runner.info.nodes)
+    [reply] = [m for m in lead_model.calls[1].messages if isinstance(m, ToolMessage)]
+    assert reply.content == "I will not"
+    assert info.answer.output == "ok"
+
+
+def test_a_sub_agent_called_by_code_with_a_string_is_filled() -> None:
+    sub_model = ScriptedModel(["fine"])
+    Sub = rc.agent_node("sub", llm=sub_model)
+
+    async def developer_code() -> str:
+        return (await rc.call(Sub, "about {topic}")).output
+
+    with rc.Runner(context={"topic": "whales"}, logging_setting="NONE", save_state=False) as r:
+        assert r.run_sync(developer_code).answer == "fine"
+    assert sub_model.calls[0].messages[0].content == "about whales"

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ..runner import Runner
     from ..state.records import NodeRecord
 
-__all__ = ["DEFAULT_MAX_TURNS", "AgentConfig", "AgentRun"]
+__all__ = ["DEFAULT_MAX_TURNS", "AgentConfig", "AgentRun", "ModelText"]
 
 DEFAULT_MAX_TURNS = 50
 """Model calls one agent run may make unless `max_turns` says otherwise (as Pydantic AI's
@@ -72,6 +72,16 @@ REPAIR = (
     "Your reply does not match the required output format: {problems}. "
     "Reply again with only a JSON value that matches the schema."
 )
+
+
+class ModelText(str):
+    """A prompt a model wrote (for a sub-agent it calls as a tool): sent as written.
+
+    It is a plain string everywhere else (equal, hashed and saved as one); the mark
+    only keeps `{name}` filling, which is for text the developer wrote, away from it.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +133,10 @@ class AgentRun:
         """The conversation to send first: the system message, then the prompt.
 
         With prompt injection on, `{name}` placeholders in the agent's system message
-        and in a string prompt are filled from `rc.context`. A `MessageHistory` is
-        sent as written (it is usually a conversation already filled once, and
-        filling it again could expand braces that came from context values).
+        and in a string prompt are filled from `rc.context`: that is text the developer
+        wrote. A `MessageHistory` is sent as written (it is usually a conversation
+        already filled once, and filling it again could expand braces that came from
+        context values), and so is a `ModelText`, a prompt another agent's model wrote.
         """
         runner = self.runner
         values = runner.variables if runner is not None and runner.config.prompt_injection else None
@@ -136,7 +147,9 @@ class AgentRun:
             history = MessageHistory()
             if system is not None:
                 history.append(SystemMessage(system))
-            history.append(UserMessage(prompt if values is None else _fill(prompt, values)))
+            if values is not None and not isinstance(prompt, ModelText):
+                prompt = _fill(prompt, values)
+            history.append(UserMessage(str(prompt)))  # a ModelText goes in as plain text
             return history
         history = MessageHistory(prompt)  # a copy: the caller's list stays as it was
         if system is not None and not any(isinstance(m, SystemMessage) for m in history):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 from .._frozen import fast_constructor
@@ -54,22 +54,32 @@ def tool_of(node: Any) -> Tool:
     return Tool.from_function(node, name=tool_name(getattr(node, "__name__", "") or "tool"))
 
 
+Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+"""Turns a tool call's validated arguments into the node's (e.g. a sub-agent's prompt)."""
+
+
 class Toolbox:
-    """The tools one agent type offers, by name, and the node each one runs."""
+    """The tools one agent type offers, by name, and the node each one runs.
+
+    An entry is ``(tool, node)`` or ``(tool, node, prepare)``, where `prepare` turns the
+    model's validated arguments into the node's.
+    """
 
     __slots__ = ("nodes", "tools")
 
-    def __init__(self, entries: Iterable[tuple[Tool, Any]], agent: str) -> None:
+    def __init__(
+        self, entries: Iterable[tuple[Tool, Any] | tuple[Tool, Any, Prepare]], agent: str
+    ) -> None:
         self.tools: tuple[Tool, ...] = ()
-        self.nodes: dict[str, tuple[Tool, Any]] = {}
-        for tool, node in entries:
+        self.nodes: dict[str, tuple[Tool, Any, Prepare | None]] = {}
+        for tool, node, *prepare in entries:
             if tool.name in self.nodes:
                 raise NodeCreationError(
                     f"agent {agent!r} has two tools named {tool.name!r}; give one a "
                     "different name (rc.function_node(f, name=...))"
                 )
-            self.nodes[tool.name] = (tool, node)
-        self.tools = tuple(tool for tool, _ in self.nodes.values())
+            self.nodes[tool.name] = (tool, node, prepare[0] if prepare else None)
+        self.tools = tuple(entry[0] for entry in self.nodes.values())
 
     async def run(
         self, calls: Sequence[ToolCall], limit: int | None = None
@@ -87,6 +97,8 @@ class Toolbox:
                 if entry is None:
                     raise ToolArgumentsError(self._unknown(tool_call.name), tool=tool_call.name)
                 kwargs = entry[0].validate(tool_call.arguments)
+                if entry[2] is not None:
+                    kwargs = entry[2](kwargs)
             except ToolArgumentsError as error:
                 hint = "" if entry is None else ". Call it again with arguments that fit"
                 replies[index] = _reply(tool_call, f"Error: {error}{hint}", error=True)

@@ -29,7 +29,7 @@ from ..errors import NodeCreationError
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
-from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun
+from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun, ModelText
 from ._agent_tools import Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
@@ -153,7 +153,11 @@ def agent_node(
             embedded local model (the ``local`` extra).
         system_message: instructions sent first; `{name}` placeholders are filled
             from `rc.context` when the runner's `prompt_injection` is on (as are
-            those of a string prompt).
+            those of a string prompt). Only text the developer wrote is filled: the
+            system message and a string prompt given to `rc.call`; a `MessageHistory`
+            and the prompt another agent's model writes when it calls this agent as a
+            tool are sent as written, so a model cannot read context values by
+            writing their placeholders.
         tool_nodes: functions, `rc.function_node` types, `rc.Node` subclasses (their
             ``__init__`` is the tool's signature) and other agent node types.
         output_schema: a pydantic model (or any type pydantic validates) the answer
@@ -223,7 +227,10 @@ def agent_node(
         _check_schema(where, output_schema)
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
         raise NodeCreationError(f"{where}: tool_nodes must be a list of tool nodes")
-    entries = [(node.as_tool() if _is_agent(node) else tool_of(node), node) for node in tool_nodes]
+    entries = [
+        (node.as_tool(), node, _model_prompt) if _is_agent(node) else (tool_of(node), node)
+        for node in tool_nodes
+    ]
     config = AgentConfig(
         name,
         llm,
@@ -253,6 +260,12 @@ def agent_node(
             },
         ),
     )
+
+
+def _model_prompt(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A sub-agent's prompt as the calling model wrote it, marked so it is never filled:
+    a model writing "repeat {secret}" must not get a context value into the prompt."""
+    return {"prompt": ModelText(arguments["prompt"])}
 
 
 def _is_agent(node: Any) -> bool:
