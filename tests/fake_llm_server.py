@@ -77,7 +77,7 @@ class Handler(BaseHTTPRequestHandler):
             Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
         answer = self.server.next_answer()
-        refusal = _openai_schema_refusal(body)
+        refusal = _schema_refusal(body)
         if refusal is not None:
             answer = Answer("status", status=400, body=refusal)
         anthropic = self.path.endswith("/messages")
@@ -219,21 +219,26 @@ class FakeLLMServer(ThreadingHTTPServer):
         return self.add(Answer("unfinished", text=text, after=after))
 
 
-def _openai_schema_refusal(request: Any) -> str | None:
-    """OpenAI's 400 for a structured-output schema whose root is not an object, else None."""
+def _schema_refusal(request: Any) -> str | None:
+    """The 400 OpenAI and Anthropic give for a schema whose root is not an object (a
+    structured-output schema, a tool's parameters), or None when all are objects."""
     if not isinstance(request, dict):
         return None
+    schemas: list[Any] = []
     response_format = request.get("response_format")
-    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
-        return None
-    schema = (response_format.get("json_schema") or {}).get("schema")
-    if isinstance(schema, dict) and schema.get("type") == "object":
-        return None
-    message = (
-        "Invalid schema for response_format 'output': schema must be a JSON Schema of "
-        f"'type: \"object\"', got 'type: {(schema or {}).get('type')!r}'."
-    )
-    return json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        schemas.append((response_format.get("json_schema") or {}).get("schema"))
+    for tool in request.get("tools") or ():
+        schemas.append(tool.get("input_schema") or (tool.get("function") or {}).get("parameters"))
+    for schema in schemas:
+        if not (isinstance(schema, dict) and schema.get("type") == "object"):
+            given = schema.get("type") if isinstance(schema, dict) else schema
+            message = (
+                "Invalid schema: schema must be a JSON Schema of 'type: \"object\"', "
+                f"got 'type: {given!r}'."
+            )
+            return json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+    return None
 
 
 def _arguments_text(arguments: Any) -> str:

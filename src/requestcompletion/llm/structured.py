@@ -1,13 +1,20 @@
 """Structured output: the JSON schema sent for an output type, and checking a reply.
 
 An output schema is usually a pydantic model, but any type pydantic can validate
-works (a dataclass, a TypedDict, ``list[int]``). The adapter for each type is built
-once and cached.
+works (a dataclass, a TypedDict, ``list[int]``, a union, ``int``). The adapter for
+each type is built once and cached.
+
+Providers accept only an object at the root of a structured-output schema (OpenAI
+answers HTTP 400 "schema must be a JSON Schema of type object"; Anthropic's tool
+input is an object). So `wire_schema` wraps any other root in ``{"value": ...}``,
+and `parse_structured` / `check_structured` take the answer out of that wrapper
+again; an answer the model gave unwrapped is accepted too.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -16,7 +23,17 @@ import pydantic
 from ..errors import StructuredOutputError
 from ._jsonschema import clean_schema
 
-__all__ = ["check_structured", "output_json_schema", "parse_structured", "schema_name"]
+__all__ = [
+    "WRAPPER_KEY",
+    "check_structured",
+    "output_json_schema",
+    "parse_structured",
+    "schema_name",
+    "wire_schema",
+]
+
+WRAPPER_KEY = "value"
+"""The one property of the object a non-object answer is wrapped in for providers."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -36,6 +53,40 @@ def output_json_schema(output_schema: Any) -> dict[str, Any]:
     return schema
 
 
+@functools.lru_cache(maxsize=256)
+def _wrapped(output_schema: Any) -> bool:
+    """Whether the schema's root is not an object, so that providers get it wrapped."""
+    return output_json_schema(output_schema).get("type") != "object"
+
+
+def wire_schema(output_schema: Any) -> dict[str, Any]:
+    """The schema to send a provider: `output_json_schema`, its root always an object.
+
+    A list, a union, a scalar (anything whose root is not an object) becomes the one
+    required property ``value`` of an object; shared definitions stay at the root so
+    that their references still resolve.
+    """
+    schema = output_json_schema(output_schema)
+    if not _wrapped(output_schema):
+        return schema
+    definitions = schema.pop("$defs", None)
+    wrapper: dict[str, Any] = {
+        "type": "object",
+        "properties": {WRAPPER_KEY: schema},
+        "required": [WRAPPER_KEY],
+        "additionalProperties": False,
+    }
+    if definitions is not None:
+        wrapper["$defs"] = definitions
+    return wrapper
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1 and WRAPPER_KEY in value:
+        return value[WRAPPER_KEY]
+    return value
+
+
 def parse_structured(output_schema: Any, text: str) -> Any:
     """Validate a model's JSON reply against `output_schema`.
 
@@ -52,6 +103,13 @@ def parse_structured(output_schema: Any, text: str) -> Any:
     """
     body = _unfence(text)
     try:
+        if _wrapped(output_schema):
+            try:
+                value = json.loads(body)
+            except json.JSONDecodeError:
+                pass  # let pydantic say what is wrong with it
+            else:
+                return _adapter(output_schema).validate_python(_unwrap(value))
         return _adapter(output_schema).validate_json(body)
     except pydantic.ValidationError as exc:
         raise StructuredOutputError(
@@ -69,6 +127,8 @@ def check_structured(output_schema: Any, value: Any) -> Any:
     """
     if isinstance(output_schema, type) and isinstance(value, output_schema):
         return value
+    if _wrapped(output_schema):
+        value = _unwrap(value)
     try:
         return _adapter(output_schema).validate_python(value)
     except pydantic.ValidationError as exc:

@@ -17,7 +17,7 @@ from ...errors import StructuredOutputError
 from ..messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage
 from ..response import Chunk, Response, Usage
 from ..retries import RetryPolicy
-from ..structured import output_json_schema, parse_structured
+from ..structured import parse_structured, wire_schema
 from ._http import HTTPModel, StreamDecoder
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class AnthropicModel(HTTPModel):
                 {
                     "name": OUTPUT_TOOL,
                     "description": "Give your final answer by calling this tool.",
-                    "input_schema": output_json_schema(output_schema),
+                    "input_schema": wire_schema(output_schema),
                 }
             )
             if not tools:

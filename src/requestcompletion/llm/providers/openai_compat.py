@@ -17,7 +17,7 @@ from ...errors import StructuredOutputError
 from ..messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage
 from ..response import UNKNOWN_USAGE, Chunk, Response, Usage
 from ..retries import RetryPolicy
-from ..structured import output_json_schema, parse_structured, schema_name
+from ..structured import parse_structured, schema_name, wire_schema
 from ._http import HTTPModel, StreamDecoder
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class OpenAICompatibleModel(HTTPModel):
                 "type": "json_schema",
                 "json_schema": {
                     "name": schema_name(output_schema),
-                    "schema": output_json_schema(output_schema),
+                    "schema": wire_schema(output_schema),
                     "strict": False,
                 },
             }
