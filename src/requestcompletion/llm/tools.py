@@ -107,6 +107,26 @@ class Tool:
         tool._aliases = {key: field.alias or key for key, field in arguments.model_fields.items()}
         return tool
 
+    def renamed(self, name: str, description: str | None = None) -> Tool:
+        """This tool under another name (and description), sharing its schema and its
+        argument model: nothing is rebuilt, so it costs a few hundred nanoseconds.
+
+        Raises:
+            NodeCreationError: `name` is not a valid tool name.
+        """
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise NodeCreationError(
+                f"tool name {name!r} is not allowed: use 1 to 64 letters, digits, '_' or '-'"
+            )
+        tool = object.__new__(Tool)
+        tool.name = name
+        tool.description = self.description if description is None else description
+        tool.parameters = self.parameters  # shared: a tool's schema is read, never written
+        tool.function = self.function
+        tool._arguments = self._arguments
+        tool._aliases = self._aliases
+        return tool
+
     def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
         """Check a model's arguments and convert them to the function's types.
 

@@ -11,6 +11,7 @@ parallel; the results come back in the model's order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
@@ -39,9 +40,28 @@ def tool_name(name: str) -> str:
 def tool_of(node: Any) -> Tool:
     """The tool that describes a function, a `function_node` type or a class node.
 
+    Built on first use and kept on the function (or type) itself, like its node spec:
+    describing one with pydantic costs most of a millisecond, apps build agents per
+    request, and a tool is never changed once made, so every agent shares it. Kept
+    there, it lives exactly as long as its function.
+
     Raises:
         NodeCreationError: it is not a node, or a parameter cannot be described.
     """
+    try:
+        cached = node.__dict__.get("__rc_tool__")
+    except AttributeError:  # no __dict__ (a builtin, a slotted object): not cached
+        cached = None
+    if type(cached) is tuple and cached[0] is node:  # not a subclass's inherited one
+        return cached[1]  # type: ignore[no-any-return]
+    tool = _describe(node)
+    with contextlib.suppress(AttributeError, TypeError):
+        # a reference cycle (node -> tool -> node), collected with the node
+        node.__rc_tool__ = node, tool
+    return tool
+
+
+def _describe(node: Any) -> Tool:
     if isinstance(node, type) and issubclass(node, FunctionNode):
         return Tool.from_function(node.func, name=tool_name(node.pretty_name()))
     if isinstance(node, type) and issubclass(node, Node):
@@ -61,25 +81,24 @@ Prepare = Callable[[dict[str, Any]], dict[str, Any]]
 class Toolbox:
     """The tools one agent type offers, by name, and the node each one runs.
 
-    An entry is ``(tool, node)`` or ``(tool, node, prepare)``, where `prepare` turns the
-    model's validated arguments into the node's.
+    An entry is ``(tool, node, prepare)``: `prepare` (or None) turns the model's
+    validated arguments into the node's.
     """
 
     __slots__ = ("nodes", "tools")
 
-    def __init__(
-        self, entries: Iterable[tuple[Tool, Any] | tuple[Tool, Any, Prepare]], agent: str
-    ) -> None:
-        self.tools: tuple[Tool, ...] = ()
-        self.nodes: dict[str, tuple[Tool, Any, Prepare | None]] = {}
-        for tool, node, *prepare in entries:
-            if tool.name in self.nodes:
+    def __init__(self, entries: Iterable[tuple[Tool, Any, Prepare | None]], agent: str) -> None:
+        nodes: dict[str, tuple[Tool, Any, Prepare | None]] = {}
+        for entry in entries:
+            name = entry[0].name
+            if name in nodes:
                 raise NodeCreationError(
-                    f"agent {agent!r} has two tools named {tool.name!r}; give one a "
+                    f"agent {agent!r} has two tools named {name!r}; give one a "
                     "different name (rc.function_node(f, name=...))"
                 )
-            self.nodes[tool.name] = (tool, node, prepare[0] if prepare else None)
-        self.tools = tuple(entry[0] for entry in self.nodes.values())
+            nodes[name] = entry
+        self.nodes = nodes
+        self.tools: tuple[Tool, ...] = tuple(entry[0] for entry in nodes.values())
 
     async def run(
         self, calls: Sequence[ToolCall], limit: int | None = None

@@ -21,16 +21,18 @@ How the loop runs, and its bounds, is in `_agent_loop`; how tools are run, in
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast, overload
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar, cast, overload
 
+from .._frozen import fast_constructor
 from ..errors import NodeCreationError
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
 from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun, ModelText
-from ._agent_tools import Toolbox, tool_name, tool_of
+from ._agent_tools import Prepare, Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
 
@@ -66,20 +68,24 @@ class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
         return await AgentRun(type(self).agent, self.prompt).run()
 
     @classmethod
+    def pretty_name(cls) -> str:
+        """The agent's name, as given to `agent_node`."""
+        return cls.agent.name
+
+    @classmethod
     def as_tool(cls, description: str | None = None) -> Tool:
         """The tool another agent sees: one ``prompt`` argument, answered in text."""
         name = cls.agent.name
-        return Tool.from_function(
-            _ask,
-            name=tool_name(name),
-            description=description
+        return tool_of(_ask).renamed(
+            tool_name(name),
+            description
             or cls.__doc__
             or f"Ask the {name} agent. Give it the whole task in `prompt`; it answers in text.",
         )
 
 
 def _ask(prompt: str) -> None:
-    """The signature of an agent used as a tool.
+    """The signature of an agent used as a tool (its schema is built once for all agents).
 
     Args:
         prompt: the task or question, with everything the agent needs to know
@@ -185,7 +191,8 @@ def agent_node(
             JSON schema (naming the function and parameter), two tools share a name,
             or `stream=True` with a model that cannot stream.
     """
-    where = f"agent_node({name!r})"
+    # Apps build agents per request: this path is kept to checks and one class (W7
+    # in benchmarks/); tools and schemas are described once per function or type.
     if not isinstance(name, str) or not name:
         raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
     if llm is None:
@@ -193,49 +200,40 @@ def agent_node(
 
         llm = default_model()
     if not isinstance(llm, ModelBase):
-        raise NodeCreationError(
-            f"{where}: llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}"
-        )
+        _refuse(name, f"llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}")
     if system_message is not None and not isinstance(system_message, str):
-        raise NodeCreationError(f"{where}: system_message must be a string or None")
+        _refuse(name, "system_message must be a string or None")
     for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
         if value is not None and (type(value) is not int or value < 0):
-            raise NodeCreationError(f"{where}: {option} must be an int >= 0, not {value!r}")
+            _refuse(name, f"{option} must be an int >= 0, not {value!r}")
     if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
-        raise NodeCreationError(
-            f"{where}: max_turns must be an int >= 1 or None (no limit), not {max_turns!r}"
-        )
-    if mode not in (None, "asyncio", "distributed"):
-        raise NodeCreationError(
-            f"{where}: mode must be 'asyncio', 'distributed' or None (an agent is async), "
-            f"not {mode!r}"
+        _refuse(name, f"max_turns must be an int >= 1 or None (no limit), not {max_turns!r}")
+    if mode is not None and mode != "asyncio" and mode != "distributed":
+        _refuse(
+            name,
+            f"mode must be 'asyncio', 'distributed' or None (an agent is async), not {mode!r}",
         )
     if max_parallel_tools is not None and (
         type(max_parallel_tools) is not int or max_parallel_tools < 1
     ):
-        raise NodeCreationError(
-            f"{where}: max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}"
-        )
+        _refuse(name, f"max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise NodeCreationError(f"{where}: timeout must be a number of seconds > 0 or None")
+        _refuse(name, "timeout must be a number of seconds > 0 or None")
     if stream and not llm.can_stream:
-        raise NodeCreationError(
-            f"{where}: stream=True, but {type(llm).__name__} cannot stream; "
-            f"use a model that implements stream(), or stream=False"
+        _refuse(
+            name,
+            f"stream=True, but {type(llm).__name__} cannot stream; "
+            "use a model that implements stream(), or stream=False",
         )
     if output_schema is not None:
-        _check_schema(where, output_schema)
+        _check_schema(name, output_schema)
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
-        raise NodeCreationError(f"{where}: tool_nodes must be a list of tool nodes")
-    entries = [
-        (node.as_tool(), node, _model_prompt) if _is_agent(node) else (tool_of(node), node)
-        for node in tool_nodes
-    ]
-    config = AgentConfig(
+        _refuse(name, "tool_nodes must be a list of tool nodes")
+    config = _agent_config(
         name,
         llm,
         system_message,
-        Toolbox(entries, name),
+        Toolbox([_entry(node) for node in tool_nodes], name),
         output_schema,
         max_tool_calls,
         bool(stream),
@@ -243,23 +241,31 @@ def agent_node(
         max_parallel_tools,
         max_turns,
     )
-    caller = sys._getframe(1).f_globals.get("__name__", __name__)
-    return cast(
-        "type[AgentNode[Any]]",
-        type(
-            name if name.isidentifier() else "Agent",
-            (AgentNode,),
-            {
-                "agent": config,
-                "timeout": timeout,
-                "execution_mode": mode,
-                "__doc__": description,
-                "__module__": caller,
-                "__qualname__": name,
-                "pretty_name": classmethod(lambda cls: name),
-            },
-        ),
-    )
+    namespace = {
+        "agent": config,
+        "timeout": timeout,
+        "execution_mode": mode,
+        "__doc__": description,
+        "__module__": sys._getframe(1).f_globals.get("__name__", __name__),
+        "__qualname__": name,
+    }
+    node = type(name if name.isidentifier() else "Agent", (AgentNode,), namespace)
+    return cast("type[AgentNode[Any]]", node)
+
+
+_agent_config = fast_constructor(AgentConfig)
+
+
+def _refuse(name: str, problem: str) -> NoReturn:
+    raise NodeCreationError(f"agent_node({name!r}): {problem}")
+
+
+def _entry(node: Any) -> tuple[Tool, Any, Prepare | None]:
+    """What the toolbox holds for one of `tool_nodes`: its tool, the node, and for an
+    agent the step that marks the prompt its caller's model wrote."""
+    if isinstance(node, type) and issubclass(node, AgentNode):
+        return node.as_tool(), node, _model_prompt
+    return tool_of(node), node, None
 
 
 def _model_prompt(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -268,18 +274,26 @@ def _model_prompt(arguments: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": ModelText(arguments["prompt"])}
 
 
-def _is_agent(node: Any) -> bool:
-    return isinstance(node, type) and issubclass(node, AgentNode)
-
-
-def _check_schema(where: str, output_schema: Any) -> None:
+@functools.lru_cache(maxsize=256)
+def _describable(output_schema: Any) -> None:
+    """Raises if pydantic cannot describe `output_schema`; cached, as agents are built
+    per request with the same few schemas."""
     from ..llm.structured import output_json_schema
 
+    output_json_schema(output_schema)
+
+
+def _check_schema(name: str, output_schema: Any) -> None:
     try:
-        output_json_schema(output_schema)
+        try:
+            _describable(output_schema)
+        except TypeError as error:
+            if "unhashable" not in str(error):
+                raise
+            _describable.__wrapped__(output_schema)
     except Exception as error:
         first_line = str(error).strip().split("\n", 1)[0]
         raise NodeCreationError(
-            f"{where}: output_schema {output_schema!r} cannot be described in JSON schema "
-            f"({first_line}); use a pydantic model"
+            f"agent_node({name!r}): output_schema {output_schema!r} cannot be described in "
+            f"JSON schema ({first_line}); use a pydantic model"
         ) from error
