@@ -19,6 +19,7 @@ PUBLIC = [
     "GlobalTimeOutError",
     "LLMError",
     "MissingExtraError",
+    "ModelRetry",
     "Node",
     "NodeCancelledError",
     "NodeCreationError",

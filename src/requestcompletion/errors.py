@@ -10,6 +10,7 @@
     │   ├── RunnerCreationError      (also RuntimeError) a runner opened where it cannot be
     │   ├── SavedRunError            (also ValueError) a saved run file cannot be read
     │   └── MissingExtraError        (also ImportError) an optional extra is not installed
+    ├── ModelRetry                   raised by a user's validator or tool: "model, try again"
     └── run-time failures: the run went wrong; each carries `info`, what the run had done so far
         ├── NodeInvocationError      a node failed in a way that is not its own exception
         │   ├── NodeCancelledError   the node was cancelled (runner.cancel, or a per-node timeout)
@@ -46,6 +47,7 @@ __all__ = [
     "GlobalTimeOutError",
     "LLMError",
     "MissingExtraError",
+    "ModelRetry",
     "NodeCancelledError",
     "NodeCreationError",
     "NodeInvocationError",
@@ -233,6 +235,17 @@ class TurnLimitError(LLMError):
     def __init__(self, message: str, *, history: Any = None) -> None:
         super().__init__(message)
         self.history = history
+
+
+class ModelRetry(RCError):
+    """Raise it in an output validator or a tool to send the model back with the reason.
+
+    ``raise rc.ModelRetry("the date must be in the future")``: the model reads the
+    message and tries again, within the agent's `output_retries` (an output
+    validator) or `retries` (a tool). It is a message for the model, not a failure:
+    an agent that runs out of rounds raises `StructuredOutputError` or
+    `ToolArgumentsError` instead.
+    """
 
 
 class StructuredOutputError(LLMError):

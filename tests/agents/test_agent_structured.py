@@ -62,7 +62,9 @@ def test_a_reply_that_stays_wrong_fails_after_one_repair() -> None:
     Agent = rc.agent_node("cities", llm=model, output_schema=City)
     with (
         rc.Runner(logging_setting="NONE", save_state=False) as runner,
-        pytest.raises(rc.StructuredOutputError, match="after one repair round") as caught,
+        pytest.raises(
+            rc.StructuredOutputError, match="not accepted after 1 repair round:"
+        ) as caught,
     ):
         runner.run_sync(Agent, "France")
     error = caught.value

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import types
+import typing
 from typing import Any
 
 import pydantic
@@ -59,14 +61,56 @@ def _wrapped(output_schema: Any) -> bool:
     return output_json_schema(output_schema).get("type") != "object"
 
 
+KIND_KEY, DATA_KEY = "kind", "data"
+"""A union's answer on the wire: ``{"kind": <member name>, "data": <the member>}``."""
+
+
+@functools.lru_cache(maxsize=256)
+def union_members(output_schema: Any) -> dict[str, Any] | None:
+    """A union's members by the name the model chooses them with; None if not a union."""
+    if typing.get_origin(output_schema) not in (typing.Union, types.UnionType):
+        return None
+    members: dict[str, Any] = {}
+    for member in typing.get_args(output_schema):
+        name = schema_name(member) if member is not type(None) else "None"
+        while name in members:  # two members that print alike (list[int], list[str])
+            name += "_"
+        members[name] = member
+    return members
+
+
+def _choices(members: dict[str, Any]) -> dict[str, Any]:
+    """Each member of a union as its own tagged choice, so that the model says which one
+    it means and its answer is checked against that member alone."""
+    choices: list[dict[str, Any]] = []
+    definitions: dict[str, Any] = {}
+    for name, member in members.items():
+        schema = output_json_schema(member)
+        definitions.update(schema.pop("$defs", {}))
+        choices.append(
+            {
+                "type": "object",
+                "properties": {KIND_KEY: {"const": name}, DATA_KEY: schema},
+                "required": [KIND_KEY, DATA_KEY],
+                "additionalProperties": False,
+            }
+        )
+    union: dict[str, Any] = {"anyOf": choices}
+    if definitions:
+        union["$defs"] = definitions
+    return union
+
+
 def wire_schema(output_schema: Any) -> dict[str, Any]:
     """The schema to send a provider: `output_json_schema`, its root always an object.
 
     A list, a union, a scalar (anything whose root is not an object) becomes the one
     required property ``value`` of an object; shared definitions stay at the root so
-    that their references still resolve.
+    that their references still resolve. A union's members are offered as tagged
+    choices (``{"kind": "Found", "data": {...}}``): a discriminated wrapper.
     """
-    schema = output_json_schema(output_schema)
+    members = union_members(output_schema)
+    schema = output_json_schema(output_schema) if members is None else _choices(members)
     if not _wrapped(output_schema):
         return schema
     definitions = schema.pop("$defs", None)
@@ -109,7 +153,7 @@ def parse_structured(output_schema: Any, text: str) -> Any:
             except json.JSONDecodeError:
                 pass  # let pydantic say what is wrong with it
             else:
-                return _adapter(output_schema).validate_python(_unwrap(value))
+                return _validate(output_schema, _unwrap(value), text)
         return _adapter(output_schema).validate_json(body)
     except pydantic.ValidationError as exc:
         raise StructuredOutputError(
@@ -128,13 +172,68 @@ def check_structured(output_schema: Any, value: Any) -> Any:
     if isinstance(output_schema, type) and isinstance(value, output_schema):
         return value
     if _wrapped(output_schema):
-        value = _unwrap(value)
+        return _validate(output_schema, _unwrap(value), None)
     try:
         return _adapter(output_schema).validate_python(value)
     except pydantic.ValidationError as exc:
         raise StructuredOutputError(
             f"the reply does not match {schema_name(output_schema)}: {_problems(exc)}"
         ) from None
+
+
+def _validate(output_schema: Any, value: Any, raw: str | None) -> Any:
+    """`value` (unwrapped) validated; a union's answer against the member it names."""
+    members = union_members(output_schema)
+    if members is None:
+        try:
+            return _adapter(output_schema).validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise StructuredOutputError(
+                f"the reply does not match {schema_name(output_schema)}: {_problems(exc)}",
+                raw=raw,
+            ) from None
+    if isinstance(value, dict) and value.keys() == {KIND_KEY, DATA_KEY}:
+        kind = value[KIND_KEY]
+        if kind not in members:
+            raise StructuredOutputError(
+                f"the reply's kind {kind!r} is not one of {list(members)}", raw=raw
+            )
+        try:
+            return _adapter(members[kind]).validate_python(value[DATA_KEY])
+        except pydantic.ValidationError as exc:
+            # no other member is tried: an answer meant as one must not pass as another
+            raise StructuredOutputError(
+                f"the reply does not match {kind} (the kind it chose): {_problems(exc)}", raw=raw
+            ) from None
+    return _untagged(members, value, raw)
+
+
+def _untagged(members: dict[str, Any], value: Any, raw: str | None) -> Any:
+    """An answer that did not say its kind: accepted only when exactly one member fits."""
+    fits: list[Any] = []
+    problems: list[str] = []
+    for name, member in members.items():
+        try:
+            fit = _adapter(member).validate_python(value)
+        except pydantic.ValidationError as exc:
+            problems.append(f"as {name}: {_problems(exc)}")
+            continue
+        if isinstance(fit, pydantic.BaseModel) and isinstance(value, dict):
+            known = {f.alias or key for key, f in type(fit).model_fields.items()}
+            if not value.keys() <= known | type(fit).model_fields.keys():
+                # it fitted by ignoring what it does not know (an empty-default model):
+                # not a fit, or an answer meant as another kind would pass as this one
+                problems.append(f"as {name}: unexpected {sorted(value.keys() - known)}")
+                continue
+        fits.append(fit)
+    if len(fits) == 1:
+        return fits[0]
+    wanted = f'say which with {{"{KIND_KEY}": one of {list(members)}, "{DATA_KEY}": ...}}'
+    if fits:
+        raise StructuredOutputError(f"the reply fits more than one kind; {wanted}", raw=raw)
+    raise StructuredOutputError(
+        f"the reply fits none of the kinds ({'; '.join(problems)}); {wanted}", raw=raw
+    )
 
 
 def _problems(exc: pydantic.ValidationError) -> str:

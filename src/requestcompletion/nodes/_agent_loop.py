@@ -14,7 +14,9 @@ Bounds, so that a confused model cannot loop for ever or crash the run:
   its calls run; `ToolCallLimitError.not_run` lists them);
 * `retries` — turns in a row that had to be sent back (a malformed tool call, an
   empty reply) before giving up with `ToolArgumentsError` or `LLMError`;
-* one repair round for structured output, then `StructuredOutputError`.
+* `output_retries` — final answers sent back for not fitting the output schema or
+  for an `rc.ModelRetry` from the output validator (`_agent_output`), then
+  `StructuredOutputError`.
 
 Every error raised here carries the conversation so far in its ``history``.
 """
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import current_node, current_runner, fill_prompt
 from ..errors import (
     LLMError,
+    ModelRetry,
     StructuredOutputError,
     ToolArgumentsError,
     ToolCallLimitError,
@@ -48,6 +51,7 @@ from ..pubsub.events import (
     fast_constructor,
 )
 from ..state.journal import RequestDigest
+from ._agent_output import OutputValidator, final_output, repair_prompt
 from ._agent_tools import Toolbox
 from .agent_result import AgentResult
 
@@ -68,10 +72,6 @@ _chunk = fast_constructor(LLMChunk)
 _streamed_event = fast_constructor(Streamed)
 
 EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
-REPAIR = (
-    "Your reply does not match the required output format: {problems}. "
-    "Reply again with only a JSON value that matches the schema."
-)
 
 
 class ModelText(str):
@@ -98,6 +98,8 @@ class AgentConfig:
     retries: int
     max_parallel_tools: int | None = None
     max_turns: int | None = DEFAULT_MAX_TURNS
+    output_validator: OutputValidator | None = None
+    output_retries: int = 1
 
 
 class AgentRun:
@@ -166,7 +168,7 @@ class AgentRun:
         config = self.config
         history = self.history
         corrections = 0  # turns in a row sent back to the model to correct
-        repaired = False
+        repairs = 0  # final answers sent back (schema, validator), within output_retries
         while True:
             response = await self._ask()
             history.append(response.message)
@@ -190,9 +192,7 @@ class AgentRun:
                     )
                 continue
             text = response.text
-            if config.output_schema is None:
-                if text and not text.isspace():
-                    return self._result(text, None)
+            if config.output_schema is None and not (text and not text.isspace()):
                 corrections += 1
                 if corrections > config.retries:
                     raise self._gave_up(
@@ -205,19 +205,22 @@ class AgentRun:
                 history.append(UserMessage(EMPTY_REPLY))
                 continue
             try:
-                structured = self._structured(response)
-            except StructuredOutputError as error:
-                if repaired:
+                output = await final_output(config.output_schema, config.output_validator, response)
+            except (StructuredOutputError, ModelRetry) as problem:
+                repairs += 1
+                if repairs > config.output_retries:
+                    rounds = config.output_retries
                     raise StructuredOutputError(
-                        f"{self._where()}: the reply still does not fit the output schema "
-                        f"after one repair round: {error}. The error's `raw` holds the reply",
+                        f"{self._where()}: the answer was still not accepted after {rounds} "
+                        f"repair round{'s' if rounds != 1 else ''}: {problem}. The error's "
+                        f"`raw` holds the reply; raise output_retries (now {rounds}) or "
+                        f"change the prompt",
                         raw=text,
                         history=history,
                     ) from None
-                repaired = True
-                history.append(UserMessage(REPAIR.format(problems=error)))
+                history.append(UserMessage(repair_prompt(problem)))
                 continue
-            return self._result(text, structured)
+            return self._result(text, output)
 
     def _gave_up(self, error: LLMError) -> LLMError:
         error.history = self.history
@@ -240,22 +243,11 @@ class AgentRun:
             )
         self.tool_calls = asked
 
-    def _structured(self, response: Response) -> Any:
-        from ..llm.structured import check_structured, parse_structured
-
-        schema = self.config.output_schema
-        if response.structured is not None:
-            return check_structured(schema, response.structured)
-        if not response.text:
-            raise StructuredOutputError("the reply was empty; it must be JSON")
-        return parse_structured(schema, response.text)
-
-    def _result(self, text: str | None, structured: Any) -> AgentResult[Any]:
-        output = text if self.config.output_schema is None else structured
+    def _result(self, text: str | None, output: Any) -> AgentResult[Any]:
         return AgentResult(
             output,
             text,
-            structured,
+            None if self.config.output_schema is None else output,
             self.history,
             self.usage,
             self.cost,

@@ -2,9 +2,11 @@
 
 Every valid tool call runs as a child node of the agent through `rc.call`, so it is
 recorded in the graph with its arguments and its result. A call that cannot run (no
-such tool, arguments that are not JSON or do not fit the schema) and a tool that
-raises become a `ToolMessage` with ``is_error=True`` for the model to read; only an
-`rc.FatalError` (and cancellation) passes through. The calls of one turn run in
+such tool, arguments that are not JSON or do not fit the schema), a tool that raises
+`rc.ModelRetry`, and (with ``tool_errors="model"``, the default) a tool that raises
+become a `ToolMessage` with ``is_error=True`` for the model to read; with
+``tool_errors="raise"`` the tool's exception fails the agent. An `rc.FatalError`
+(and cancellation) always passes through. The calls of one turn run in
 parallel; the results come back in the model's order.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 from .._frozen import fast_constructor
-from ..errors import FatalError, NodeCreationError, ToolArgumentsError
+from ..errors import FatalError, ModelRetry, NodeCreationError, ToolArgumentsError
 from ..interaction import call, call_all
 from ..llm.messages import ToolCall, ToolMessage
 from ..llm.tools import Tool
@@ -85,9 +87,15 @@ class Toolbox:
     validated arguments into the node's.
     """
 
-    __slots__ = ("nodes", "tools")
+    __slots__ = ("nodes", "raises", "tools")
 
-    def __init__(self, entries: Iterable[tuple[Tool, Any, Prepare | None]], agent: str) -> None:
+    def __init__(
+        self,
+        entries: Iterable[tuple[Tool, Any, Prepare | None]],
+        agent: str,
+        raises: frozenset[str] = frozenset(),
+    ) -> None:
+        self.raises = raises  # tools whose exceptions fail the agent (tool_errors="raise")
         nodes: dict[str, tuple[Tool, Any, Prepare | None]] = {}
         for entry in entries:
             name = entry[0].name
@@ -139,16 +147,27 @@ class Toolbox:
         elif runs:
             # every call runs to its end before a fatal error goes up: none is left behind
             outcomes = await call_all(runs)
+        retried = False
         for (index, tool_call), outcome in zip(started, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 if isinstance(outcome, FatalError) or not isinstance(outcome, Exception):
                     raise outcome
-                # the tool's failure is news for the model, not a crash
-                text = f"Error: tool {tool_call.name!r} failed: {type(outcome).__name__}: {outcome}"
+                if isinstance(outcome, ModelRetry):
+                    # the tool asks the model to call again, and says why
+                    retried = True
+                    text = f"Error: tool {tool_call.name!r} asks you to retry: {outcome}"
+                elif tool_call.name in self.raises:
+                    raise outcome
+                else:
+                    # tool_errors="model": the failure is news for the model, not a crash
+                    text = (
+                        f"Error: tool {tool_call.name!r} failed: "
+                        f"{type(outcome).__name__}: {outcome}"
+                    )
                 replies[index] = _reply(tool_call, text, error=True)
             else:
                 replies[index] = _tool_message(tool_call.id, tool_call.name, render(outcome), False)
-        return cast("list[ToolMessage]", replies), len(started) < len(calls)
+        return cast("list[ToolMessage]", replies), retried or len(started) < len(calls)
 
     def _unknown(self, name: str) -> str:
         known = ", ".join(repr(n) for n in self.nodes) or "none"

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar, cast, overload
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Literal, NoReturn, TypeVar, cast, overload
 
 from .._frozen import fast_constructor
 from ..errors import NodeCreationError
@@ -32,6 +32,7 @@ from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
 from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun, ModelText
+from ._agent_output import OutputValidator
 from ._agent_tools import Prepare, Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
@@ -39,6 +40,7 @@ from .base import ExecutionMode, Node
 __all__ = ["AgentNode", "AgentResult", "agent_node"]
 
 OutputT = TypeVar("OutputT")
+ToolErrors = Literal["model", "raise"]
 _MESSAGES = (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
 
 
@@ -108,6 +110,9 @@ def agent_node(
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
     max_turns: int | None = DEFAULT_MAX_TURNS,
+    output_validator: OutputValidator | None = None,
+    output_retries: int = 1,
+    tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
@@ -125,6 +130,9 @@ def agent_node(
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
     max_turns: int | None = DEFAULT_MAX_TURNS,
+    output_validator: OutputValidator | None = None,
+    output_retries: int = 1,
+    tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
 ) -> type[AgentNode[OutputT]]: ...
 
 
@@ -143,14 +151,17 @@ def agent_node(
     mode: ExecutionMode | None = None,
     max_parallel_tools: int | None = None,
     max_turns: int | None = DEFAULT_MAX_TURNS,
+    output_validator: OutputValidator | None = None,
+    output_retries: int = 1,
+    tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
     Each model turn's tool calls run in parallel, as child nodes of the agent (so they
     are in the graph with their arguments and results). A malformed tool call (no such
-    tool, arguments that are not JSON or do not fit) and a tool that raises go back to
-    the model as a tool error, and the agent carries on; an `rc.FatalError` from a tool
-    ends the run as usual.
+    tool, arguments that are not JSON or do not fit) goes back to the model as a tool
+    error, and the agent carries on; so does a tool that raises, unless `tool_errors`
+    says "raise". An `rc.FatalError` from a tool ends the run as usual.
 
     Args:
         name: the node's name in logs, events and saved runs (and its tool name).
@@ -167,7 +178,10 @@ def agent_node(
         tool_nodes: functions, `rc.function_node` types, `rc.Node` subclasses (their
             ``__init__`` is the tool's signature) and other agent node types.
         output_schema: a pydantic model (or any type pydantic validates) the answer
-            must fit; a reply that does not gets one repair round.
+            must fit; a reply that does not is sent back (`output_retries`). A root
+            that is not an object is wrapped for the provider; a union's members
+            are offered as tagged choices (``{"kind": ..., "data": ...}``), so an
+            answer is checked against the member the model chose and no other.
         max_tool_calls: most tool calls in one run; None for no limit. A turn that
             would go past it is refused whole: `ToolCallLimitError`, whose `not_run`
             lists the calls of that turn (none of them ran).
@@ -182,6 +196,20 @@ def agent_node(
         max_turns: most model calls in one run (50 by default, so that a model that
             keeps calling tools cannot run and bill for ever): one more raises
             `TurnLimitError`. None for no limit.
+        output_validator: ``fn(output)``, sync or async, run on each final answer
+            (the text, or the validated object) inside the agent's node, so
+            `rc.context` is the run's. It returns the output to use (None: keep it)
+            or raises `rc.ModelRetry("why")` to send the model back with the reason.
+        output_retries: final answers that may be sent back in one run, for not
+            fitting `output_schema` or for a `ModelRetry` from the validator (one, as
+            before); then `StructuredOutputError`. Counted apart from `retries`,
+            which bounds malformed tool calls (and tools raising `ModelRetry`).
+        tool_errors: what a tool's exception does: ``"model"`` (the default) sends
+            it to the model as the tool's error result, so that it can retry or
+            explain, as Pydantic AI and the OpenAI Agents SDK do; ``"raise"`` fails
+            the agent with it, so bugs in tools do not hide. A mapping sets it per
+            tool name (tools it does not name: ``"model"``). `rc.ModelRetry` always
+            goes to the model, an `rc.FatalError` always ends the run.
 
     Returns:
         A `Node` subclass whose output is an `AgentResult`.
@@ -227,19 +255,26 @@ def agent_node(
         )
     if output_schema is not None:
         _check_schema(name, output_schema)
+    if output_validator is not None and not callable(output_validator):
+        _refuse(name, f"output_validator must be a function, not {output_validator!r}")
+    if type(output_retries) is not int or output_retries < 0:
+        _refuse(name, f"output_retries must be an int >= 0, not {output_retries!r}")
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
         _refuse(name, "tool_nodes must be a list of tool nodes")
+    entries = [_entry(node) for node in tool_nodes]
     config = _agent_config(
         name,
         llm,
         system_message,
-        Toolbox([_entry(node) for node in tool_nodes], name),
+        Toolbox(entries, name, _raising(name, tool_errors, entries)),
         output_schema,
         max_tool_calls,
         bool(stream),
         retries,
         max_parallel_tools,
         max_turns,
+        output_validator,
+        output_retries,
     )
     namespace = {
         "agent": config,
@@ -258,6 +293,32 @@ _agent_config = fast_constructor(AgentConfig)
 
 def _refuse(name: str, problem: str) -> NoReturn:
     raise NodeCreationError(f"agent_node({name!r}): {problem}")
+
+
+def _raising(
+    name: str,
+    tool_errors: ToolErrors | Mapping[str, ToolErrors],
+    entries: list[tuple[Tool, Any, Prepare | None]],
+) -> frozenset[str]:
+    """The names of the tools whose exceptions fail the agent."""
+    names = [entry[0].name for entry in entries]
+    if isinstance(tool_errors, str):
+        policies: Mapping[str, Any] = dict.fromkeys(names, tool_errors)
+    elif isinstance(tool_errors, Mapping):
+        unknown = sorted(set(tool_errors) - set(names))
+        if unknown:
+            _refuse(name, f"tool_errors names no such tool: {unknown}; the tools are {names}")
+        policies = tool_errors
+    else:
+        policies = {"": tool_errors}
+    for policy in policies.values():
+        if policy not in ("model", "raise"):
+            _refuse(
+                name,
+                f"tool_errors must be 'model', 'raise' or a mapping of tool names to them, "
+                f"not {tool_errors!r}",
+            )
+    return frozenset(tool for tool, policy in policies.items() if policy == "raise")
 
 
 def _entry(node: Any) -> tuple[Tool, Any, Prepare | None]:
