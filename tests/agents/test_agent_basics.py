@@ -151,7 +151,8 @@ def untyped_tool(thing: object, callback: type) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"llm": "gpt-4o"}, "llm must be a model"),
+        ({"llm": "gpt-4o"}, r"llm='gpt-4o': unknown model provider .* use one of: local"),
+        ({"llm": 42}, "llm must be a model"),
         ({"max_tool_calls": -1}, "max_tool_calls must be an int >= 0"),
         ({"max_tool_calls": 2.5}, "max_tool_calls must be an int >= 0"),
         ({"retries": True}, "retries must be an int >= 0"),

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..context import current_node, current_runner, fill_prompt
+from ..context import context, current_node, current_runner, fill_prompt
 from ..errors import (
     LLMError,
     ModelRetry,
@@ -90,7 +90,7 @@ class AgentConfig:
 
     name: str
     llm: ModelBase
-    system_message: str | None
+    system_message: str | Callable[[Any], str | None] | None
     toolbox: Toolbox
     output_schema: Any
     max_tool_calls: int | None
@@ -143,7 +143,9 @@ class AgentRun:
         runner = self.runner
         values = runner.variables if runner is not None and runner.config.prompt_injection else None
         system = self.config.system_message
-        if system is not None and values is not None:
+        if callable(system):
+            system = _dynamic_system(self.config.name, system)
+        elif system is not None and values is not None:
             system = _fill(system, values)
         if isinstance(prompt, str):
             history = MessageHistory()
@@ -153,8 +155,11 @@ class AgentRun:
                 prompt = _fill(prompt, values)
             history.append(UserMessage(str(prompt)))  # a ModelText goes in as plain text
             return history
-        history = MessageHistory(prompt)  # a copy: the caller's list stays as it was
-        if system is not None and not any(isinstance(m, SystemMessage) for m in history):
+        # A conversation runs under this agent's instructions, whoever had it before: a
+        # history handed over by another agent must not bring that agent's system
+        # message along (nor does one of this agent's own go in twice).
+        history = MessageHistory(m for m in prompt if not isinstance(m, SystemMessage))
+        if system is not None:
             history.insert(0, SystemMessage(system))
         return history
 
@@ -402,6 +407,17 @@ def _build_started(fields: tuple[Any, ...]) -> Event:
 
 def _build_received(fields: tuple[Any, ...]) -> Event:
     return _received(*fields)
+
+
+def _dynamic_system(agent: str, make: Callable[[Any], Any]) -> str | None:
+    """A callable system message's text, made from the run's context."""
+    text = make(context)
+    if text is not None and not isinstance(text, str):
+        raise TypeError(
+            f"agent {agent!r}: its system_message function returned {text!r}; "
+            "it must return a string (or None for no system message)"
+        )
+    return text
 
 
 def _fill(template: str, values: Mapping[str, Any]) -> str:

@@ -21,16 +21,19 @@ How the loop runs, and its bounds, is in `_agent_loop`; how tools are run, in
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import contextvars
+import dataclasses
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Literal, NoReturn, TypeVar, cast, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast, overload
 
 from .._frozen import fast_constructor
 from ..errors import NodeCreationError
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
+from ._agent_checks import ToolErrors, check_schema, raising, refuse, resolve
 from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun, ModelText
 from ._agent_output import OutputValidator
 from ._agent_tools import Prepare, Toolbox, tool_name, tool_of
@@ -40,7 +43,10 @@ from .base import ExecutionMode, Node
 __all__ = ["AgentNode", "AgentResult", "agent_node"]
 
 OutputT = TypeVar("OutputT")
-ToolErrors = Literal["model", "raise"]
+# agent type -> the model `override` put in its place, for the block that set it
+_overrides: contextvars.ContextVar[dict[type, ModelBase] | None] = contextvars.ContextVar(
+    "rc_agent_overrides", default=None
+)
 _MESSAGES = (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
 
 
@@ -67,7 +73,34 @@ class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
         self.prompt = prompt
 
     async def invoke(self) -> AgentResult[OutputT]:
-        return await AgentRun(type(self).agent, self.prompt).run()
+        config = type(self).agent
+        swapped = _overrides.get()
+        if swapped is not None and type(self) in swapped:
+            config = dataclasses.replace(config, llm=swapped[type(self)])
+        return await AgentRun(config, self.prompt).run()
+
+    @classmethod
+    @contextlib.contextmanager
+    def override(cls, *, llm: ModelBase | str) -> Iterator[None]:
+        """Swap this agent's model inside a ``with`` block, for tests.
+
+        ``with Researcher.override(llm=rc.testing.ScriptedModel([...])): ...`` runs
+        every call of this agent type in the block (in this task and the tasks and
+        runners it starts) on that model, without rebuilding the agent through a
+        factory. The swap is held in a context variable, so concurrent tests do not
+        see each other's; nodes on Ray workers (mode "distributed") do not see it.
+
+        Raises:
+            NodeCreationError: `llm` is not a model nor a model string.
+        """
+        model = resolve(cls.agent.name, llm) if isinstance(llm, str) else llm
+        if not isinstance(model, ModelBase):
+            refuse(cls.agent.name, f"override(llm=...) needs a model, not {llm!r}")
+        token = _overrides.set({**(_overrides.get() or {}), cls: model})
+        try:
+            yield
+        finally:
+            _overrides.reset(token)
 
     @classmethod
     def pretty_name(cls) -> str:
@@ -75,14 +108,27 @@ class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
         return cls.agent.name
 
     @classmethod
-    def as_tool(cls, description: str | None = None) -> Tool:
-        """The tool another agent sees: one ``prompt`` argument, answered in text."""
-        name = cls.agent.name
+    def as_tool(cls, description: str | None = None, *, name: str | None = None) -> Tool:
+        """The tool another agent sees: one ``prompt`` argument, answered in text.
+
+        Pass the result in another agent's `tool_nodes` to give it its own name or
+        description there.
+
+        Args:
+            description: what the calling model reads; default the agent's
+                `description`, else a sentence naming the agent.
+            name: the tool's name; default the agent's name (made a valid tool name).
+
+        Raises:
+            NodeCreationError: `name` is not a valid tool name.
+        """
+        agent = cls.agent.name
         return tool_of(_ask).renamed(
-            tool_name(name),
+            tool_name(agent) if name is None else name,
             description
             or cls.__doc__
-            or f"Ask the {name} agent. Give it the whole task in `prompt`; it answers in text.",
+            or f"Ask the {agent} agent. Give it the whole task in `prompt`; it answers in text.",
+            function=cls,
         )
 
 
@@ -98,8 +144,8 @@ def _ask(prompt: str) -> None:
 def agent_node(
     name: str,
     *,
-    llm: ModelBase | None = None,
-    system_message: str | None = None,
+    llm: ModelBase | str | None = None,
+    system_message: str | Callable[[Any], str | None] | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: None = None,
     max_tool_calls: int | None = None,
@@ -118,8 +164,8 @@ def agent_node(
 def agent_node(
     name: str,
     *,
-    llm: ModelBase | None = None,
-    system_message: str | None = None,
+    llm: ModelBase | str | None = None,
+    system_message: str | Callable[[Any], str | None] | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: type[OutputT],
     max_tool_calls: int | None = None,
@@ -139,8 +185,8 @@ def agent_node(
 def agent_node(
     name: str,
     *,
-    llm: ModelBase | None = None,
-    system_message: str | None = None,
+    llm: ModelBase | str | None = None,
+    system_message: str | Callable[[Any], str | None] | None = None,
     tool_nodes: Iterable[Any] = (),
     output_schema: Any = None,
     max_tool_calls: int | None = None,
@@ -166,9 +212,13 @@ def agent_node(
     Args:
         name: the node's name in logs, events and saved runs (and its tool name).
         llm: the model, e.g. ``OpenAICompatibleModel("gpt-4o-mini")`` or
-            ``rc.testing.ScriptedModel([...])``; None: ``$RC_MODEL``, else the
+            ``rc.testing.ScriptedModel([...])``, or a model string such as
+            ``"openai:gpt-4o-mini"``, ``"anthropic:claude-3-5-haiku-latest"``,
+            ``"ollama:llama3.2"`` or ``"local"``; None: ``$RC_MODEL``, else the
             embedded local model (the ``local`` extra).
-        system_message: instructions sent first; `{name}` placeholders are filled
+        system_message: instructions sent first, or a function of the run's
+            `rc.context` returning them (dynamic instructions, made at each run and
+            not filled). In a string, `{name}` placeholders are filled
             from `rc.context` when the runner's `prompt_injection` is on (as are
             those of a string prompt). Only text the developer wrote is filled: the
             system message and a string prompt given to `rc.call`; a `MessageHistory`
@@ -223,50 +273,48 @@ def agent_node(
     # in benchmarks/); tools and schemas are described once per function or type.
     if not isinstance(name, str) or not name:
         raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
-    if llm is None:
-        from ..llm.providers.resolve import default_model
-
-        llm = default_model()
+    if llm is None or isinstance(llm, str):
+        llm = resolve(name, llm)
     if not isinstance(llm, ModelBase):
-        _refuse(name, f"llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}")
-    if system_message is not None and not isinstance(system_message, str):
-        _refuse(name, "system_message must be a string or None")
+        refuse(name, f"llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}")
+    if system_message is not None and not isinstance(system_message, str | Callable):
+        refuse(name, f"system_message must be a string, a function or None, not {system_message!r}")
     for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
         if value is not None and (type(value) is not int or value < 0):
-            _refuse(name, f"{option} must be an int >= 0, not {value!r}")
+            refuse(name, f"{option} must be an int >= 0, not {value!r}")
     if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
-        _refuse(name, f"max_turns must be an int >= 1 or None (no limit), not {max_turns!r}")
+        refuse(name, f"max_turns must be an int >= 1 or None (no limit), not {max_turns!r}")
     if mode is not None and mode != "asyncio" and mode != "distributed":
-        _refuse(
+        refuse(
             name,
             f"mode must be 'asyncio', 'distributed' or None (an agent is async), not {mode!r}",
         )
     if max_parallel_tools is not None and (
         type(max_parallel_tools) is not int or max_parallel_tools < 1
     ):
-        _refuse(name, f"max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}")
+        refuse(name, f"max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        _refuse(name, "timeout must be a number of seconds > 0 or None")
+        refuse(name, "timeout must be a number of seconds > 0 or None")
     if stream and not llm.can_stream:
-        _refuse(
+        refuse(
             name,
             f"stream=True, but {type(llm).__name__} cannot stream; "
             "use a model that implements stream(), or stream=False",
         )
     if output_schema is not None:
-        _check_schema(name, output_schema)
+        check_schema(name, output_schema)
     if output_validator is not None and not callable(output_validator):
-        _refuse(name, f"output_validator must be a function, not {output_validator!r}")
+        refuse(name, f"output_validator must be a function, not {output_validator!r}")
     if type(output_retries) is not int or output_retries < 0:
-        _refuse(name, f"output_retries must be an int >= 0, not {output_retries!r}")
+        refuse(name, f"output_retries must be an int >= 0, not {output_retries!r}")
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
-        _refuse(name, "tool_nodes must be a list of tool nodes")
+        refuse(name, "tool_nodes must be a list of tool nodes")
     entries = [_entry(node) for node in tool_nodes]
     config = _agent_config(
         name,
         llm,
         system_message,
-        Toolbox(entries, name, _raising(name, tool_errors, entries)),
+        Toolbox(entries, name, raising(name, tool_errors, entries)),
         output_schema,
         max_tool_calls,
         bool(stream),
@@ -291,39 +339,19 @@ def agent_node(
 _agent_config = fast_constructor(AgentConfig)
 
 
-def _refuse(name: str, problem: str) -> NoReturn:
-    raise NodeCreationError(f"agent_node({name!r}): {problem}")
-
-
-def _raising(
-    name: str,
-    tool_errors: ToolErrors | Mapping[str, ToolErrors],
-    entries: list[tuple[Tool, Any, Prepare | None]],
-) -> frozenset[str]:
-    """The names of the tools whose exceptions fail the agent."""
-    names = [entry[0].name for entry in entries]
-    if isinstance(tool_errors, str):
-        policies: Mapping[str, Any] = dict.fromkeys(names, tool_errors)
-    elif isinstance(tool_errors, Mapping):
-        unknown = sorted(set(tool_errors) - set(names))
-        if unknown:
-            _refuse(name, f"tool_errors names no such tool: {unknown}; the tools are {names}")
-        policies = tool_errors
-    else:
-        policies = {"": tool_errors}
-    for policy in policies.values():
-        if policy not in ("model", "raise"):
-            _refuse(
-                name,
-                f"tool_errors must be 'model', 'raise' or a mapping of tool names to them, "
-                f"not {tool_errors!r}",
-            )
-    return frozenset(tool for tool, policy in policies.items() if policy == "raise")
-
-
 def _entry(node: Any) -> tuple[Tool, Any, Prepare | None]:
     """What the toolbox holds for one of `tool_nodes`: its tool, the node, and for an
     agent the step that marks the prompt its caller's model wrote."""
+    if isinstance(node, Tool):  # renamed or described anew: `as_tool(name=...)` and the like
+        target = node.function
+        if isinstance(target, type) and issubclass(target, AgentNode):
+            return node, target, _model_prompt
+        if target is None:
+            raise NodeCreationError(
+                f"tool {node.name!r} was made by hand and has no function to run; make it "
+                "with Tool.from_function(f, name=..., description=...) or Agent.as_tool(...)"
+            )
+        return node, target, None
     if isinstance(node, type) and issubclass(node, AgentNode):
         return node.as_tool(), node, _model_prompt
     return tool_of(node), node, None
@@ -333,28 +361,3 @@ def _model_prompt(arguments: dict[str, Any]) -> dict[str, Any]:
     """A sub-agent's prompt as the calling model wrote it, marked so it is never filled:
     a model writing "repeat {secret}" must not get a context value into the prompt."""
     return {"prompt": ModelText(arguments["prompt"])}
-
-
-@functools.lru_cache(maxsize=256)
-def _describable(output_schema: Any) -> None:
-    """Raises if pydantic cannot describe `output_schema`; cached, as agents are built
-    per request with the same few schemas."""
-    from ..llm.structured import output_json_schema
-
-    output_json_schema(output_schema)
-
-
-def _check_schema(name: str, output_schema: Any) -> None:
-    try:
-        try:
-            _describable(output_schema)
-        except TypeError as error:
-            if "unhashable" not in str(error):
-                raise
-            _describable.__wrapped__(output_schema)
-    except Exception as error:
-        first_line = str(error).strip().split("\n", 1)[0]
-        raise NodeCreationError(
-            f"agent_node({name!r}): output_schema {output_schema!r} cannot be described in "
-            f"JSON schema ({first_line}); use a pydantic model"
-        ) from error
