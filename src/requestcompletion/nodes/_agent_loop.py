@@ -24,6 +24,7 @@ Every error raised here carries the conversation so far in its ``history``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,20 +39,21 @@ from ..errors import (
     ToolCallLimitError,
     TurnLimitError,
 )
+from ..interaction import call
 from ..llm.messages import Message, MessageHistory, SystemMessage, ToolCall, UserMessage
 from ..llm.model import ModelBase
 from ..llm.pricing import cost as price_of
-from ..llm.response import Chunk, Response, Usage
+from ..llm.response import Response, Usage
 from ..pubsub.events import (
     Event,
-    LLMChunk,
     LLMRequestStarted,
     LLMResponseReceived,
-    Streamed,
     fast_constructor,
 )
 from ..state.journal import RequestDigest
 from ._agent_output import OutputValidator, final_output, repair_prompt
+from ._agent_stream import streamed_reply
+from ._agent_stream import who as _who
 from ._agent_tools import Toolbox
 from .agent_result import AgentResult
 
@@ -68,8 +70,6 @@ default request limit): high enough for real tool use, low enough to stop a loop
 _now = time.perf_counter
 _started = fast_constructor(LLMRequestStarted)
 _received = fast_constructor(LLMResponseReceived)
-_chunk = fast_constructor(LLMChunk)
-_streamed_event = fast_constructor(Streamed)
 
 EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
 
@@ -163,7 +163,8 @@ class AgentRun:
             history.insert(0, SystemMessage(system))
         return history
 
-    def _where(self) -> str:
+    def where(self) -> str:
+        """The agent and its node, for error messages."""
         record = self.record
         node = "" if record is None else f" (node {record.id})"
         return f"agent {self.config.name!r}{node}"
@@ -178,6 +179,11 @@ class AgentRun:
             response = await self._ask()
             history.append(response.message)
             if response.tool_calls:
+                handoff = next(
+                    (c for c in response.tool_calls if c.name in config.toolbox.handoffs), None
+                )
+                if handoff is not None:
+                    return await self._hand_off(handoff)
                 self._count(response.tool_calls)
                 results, malformed = await config.toolbox.run(
                     response.tool_calls, config.max_parallel_tools
@@ -188,7 +194,7 @@ class AgentRun:
                     last = next(m.content for m in reversed(results) if m.is_error)
                     raise self._gave_up(
                         ToolArgumentsError(
-                            f"{self._where()}: the model sent malformed tool calls "
+                            f"{self.where()}: the model sent malformed tool calls "
                             f"{corrections} turns in a row; the last error: {last!r}. "
                             f"Describe the tools better, use a stronger model, or raise "
                             f"retries (now {config.retries})",
@@ -202,7 +208,7 @@ class AgentRun:
                 if corrections > config.retries:
                     raise self._gave_up(
                         LLMError(
-                            f"{self._where()}: the model gave an empty reply {corrections} "
+                            f"{self.where()}: the model gave an empty reply {corrections} "
                             f"times in a row; check the model and the prompt, or raise "
                             f"retries (now {config.retries})"
                         )
@@ -216,7 +222,7 @@ class AgentRun:
                 if repairs > config.output_retries:
                     rounds = config.output_retries
                     raise StructuredOutputError(
-                        f"{self._where()}: the answer was still not accepted after {rounds} "
+                        f"{self.where()}: the answer was still not accepted after {rounds} "
                         f"repair round{'s' if rounds != 1 else ''}: {problem}. The error's "
                         f"`raw` holds the reply; raise output_retries (now {rounds}) or "
                         f"change the prompt",
@@ -226,6 +232,26 @@ class AgentRun:
                 history.append(UserMessage(repair_prompt(problem)))
                 continue
             return self._result(text, output)
+
+    async def _hand_off(self, handoff: ToolCall) -> AgentResult[Any]:
+        """Give the conversation to another agent; its answer is this agent's answer.
+
+        The other agent runs as a child node with the conversation up to the turn
+        that handed off (under its own instructions, see `_start`), so nothing is
+        summarised and this agent's model is not asked again. Other calls in that
+        turn are not run: the conversation has left.
+        """
+        target = self.config.toolbox.handoffs[handoff.name]
+        self.tool_calls += 1
+        before = MessageHistory(self.history[:-1])
+        result: AgentResult[Any] = await call(target, before)
+        return dataclasses.replace(
+            result,
+            usage=self.usage,
+            cost=self.cost,
+            model_calls=self.model_calls,
+            tool_calls=self.tool_calls,
+        )
 
     def _gave_up(self, error: LLMError) -> LLMError:
         error.history = self.history
@@ -238,7 +264,7 @@ class AgentRun:
             # a turn's calls are meant to go together: run all of them or none
             listed = ", ".join(f"{call.name} (id {call.id!r})" for call in calls)
             raise ToolCallLimitError(
-                f"{self._where()}: the model asked for {asked} tool calls, more than "
+                f"{self.where()}: the model asked for {asked} tool calls, more than "
                 f"max_tool_calls={limit}; it may be stuck in a loop. None of the "
                 f"{len(calls)} calls of the turn over the limit ran: {listed}. The error's "
                 f"`not_run` lists them and `history` holds the conversation (its last "
@@ -271,7 +297,7 @@ class AgentRun:
         publisher = None if runner is None else runner.publisher
         if config.max_turns is not None and self.model_calls >= config.max_turns:
             raise TurnLimitError(
-                f"{self._where()}: the model was asked {self.model_calls} times without "
+                f"{self.where()}: the model was asked {self.model_calls} times without "
                 f"giving a final answer (max_turns={config.max_turns}); it may be stuck in "
                 f"a loop. The error's `history` holds the conversation; raise max_turns "
                 f"(None: no limit) or change the prompt",
@@ -299,7 +325,7 @@ class AgentRun:
         saved = record is not None and runner is not None and runner.config.save_state
         asked = self._digest(tools) if saved else ""
         if config.stream:
-            response = await self._streamed(tools)
+            response = await streamed_reply(self, tools)
         else:
             response = await llm.chat(self.history, tools, config.output_schema)
         model = response.model or llm.model_name
@@ -352,52 +378,6 @@ class AgentRun:
         accounts["cost"] = self.cost
         accounts["calls"] = self.model_calls
 
-    async def _streamed(self, tools: Any) -> Response:
-        """`chat` through the model's stream: each piece of text is published as an
-        `LLMChunk` and a `Streamed` event (so the run's subscriber gets it, as with
-        `rc.stream`). The run's record keeps one entry per reply, not one per piece: a
-        long answer would otherwise fill the saved run with thousands of fragments."""
-        llm = self.config.llm
-        runner = self.runner
-        record = self.record
-        final: Response | None = None
-        pieces: list[str] = []
-        started = first = last = _now()
-        stream = llm.stream(self.history, tools, self.config.output_schema)
-        try:
-            async for item in stream:
-                if isinstance(item, Response):
-                    final = item
-                elif isinstance(item, Chunk) and item.text and runner is not None:
-                    last = _now()
-                    if not pieces:
-                        first = last
-                    pieces.append(item.text)
-                    publisher = runner.publisher
-                    if publisher.active:
-                        who = _who(record)
-                        publisher.publish(_chunk(runner.run_id, *who, last, item.text))
-                        publisher.publish(_streamed_event(runner.run_id, *who, last, item.text))
-        finally:
-            if pieces and runner is not None:  # a stream cut off mid-way is kept too
-                whole = streamed_text("".join(pieces), len(pieces), first - started, last - started)
-                runner.state.add_streamed(record, whole, publish=False)
-            close = getattr(stream, "aclose", None)
-            if close is not None:
-                await close()
-        if final is None:
-            raise LLMError(
-                f"{self._where()}: {llm.provider} model {llm.model_name!r} ended its stream "
-                f"without a final response; its stream() must yield a Response last"
-            )
-        return final
-
-
-def streamed_text(text: str, chunks: int, first: float, last: float) -> dict[str, Any]:
-    """What the run records of one streamed reply: the text, in how many pieces it came,
-    and the seconds from the request to its first and last piece."""
-    return {"streamed_text": text, "chunks": chunks, "first_chunk_s": first, "last_chunk_s": last}
-
 
 # The LLM events are built by each subscriber's worker, from a tuple of their fields
 # (see RCPublisher.defer): the agent's own task only appends to a buffer.
@@ -425,10 +405,3 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     if "{" in template or "}" in template:
         return fill_prompt(template, values)
     return template
-
-
-def _who(record: NodeRecord | None) -> tuple[int | None, str | None, int | None]:
-    """(node id, node name, parent id) for an event."""
-    if record is None:
-        return None, None, None
-    return record.id, record.spec.name, record.parent_id

@@ -87,15 +87,18 @@ class Toolbox:
     validated arguments into the node's.
     """
 
-    __slots__ = ("nodes", "raises", "tools")
+    __slots__ = ("handoffs", "nodes", "raises", "tools")
 
     def __init__(
         self,
         entries: Iterable[tuple[Tool, Any, Prepare | None]],
         agent: str,
         raises: frozenset[str] = frozenset(),
+        handoffs: Iterable[tuple[Tool, Any]] = (),
     ) -> None:
         self.raises = raises  # tools whose exceptions fail the agent (tool_errors="raise")
+        handoffs = list(handoffs)
+        entries = [*entries, *((tool, target, None) for tool, target in handoffs)]
         nodes: dict[str, tuple[Tool, Any, Prepare | None]] = {}
         for entry in entries:
             name = entry[0].name
@@ -106,6 +109,8 @@ class Toolbox:
                 )
             nodes[name] = entry
         self.nodes = nodes
+        # tool name -> the agent a call of it hands the conversation to
+        self.handoffs: dict[str, Any] = {tool.name: target for tool, target in handoffs}
         self.tools: tuple[Tool, ...] = tuple(entry[0] for entry in nodes.values())
 
     async def run(

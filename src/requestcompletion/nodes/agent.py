@@ -159,6 +159,7 @@ def agent_node(
     output_validator: OutputValidator | None = None,
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
+    handoffs: Iterable[type[AgentNode[Any]]] = (),
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
@@ -179,6 +180,7 @@ def agent_node(
     output_validator: OutputValidator | None = None,
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
+    handoffs: Iterable[type[AgentNode[Any]]] = (),
 ) -> type[AgentNode[OutputT]]: ...
 
 
@@ -200,6 +202,7 @@ def agent_node(
     output_validator: OutputValidator | None = None,
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
+    handoffs: Iterable[type[AgentNode[Any]]] = (),
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
@@ -260,6 +263,11 @@ def agent_node(
             the agent with it, so bugs in tools do not hide. A mapping sets it per
             tool name (tools it does not name: ``"model"``). `rc.ModelRetry` always
             goes to the model, an `rc.FatalError` always ends the run.
+        handoffs: agents this one may hand the conversation to, as the OpenAI Agents
+            SDK's handoffs: each is offered as a tool ``transfer_to_<name>``; when
+            the model calls one, that agent runs (a child node) with the
+            conversation so far, under its own instructions, and its answer is this
+            agent's answer: the turn ends there, with no model call to summarise.
 
     Returns:
         A `Node` subclass whose output is an `AgentResult`.
@@ -310,11 +318,14 @@ def agent_node(
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
         refuse(name, "tool_nodes must be a list of tool nodes")
     entries = [_entry(node) for node in tool_nodes]
+    if isinstance(handoffs, str | bytes) or not isinstance(handoffs, Iterable):
+        refuse(name, "handoffs must be a list of agent node types")
+    transfers = [_transfer(name, target) for target in handoffs]
     config = _agent_config(
         name,
         llm,
         system_message,
-        Toolbox(entries, name, raising(name, tool_errors, entries)),
+        Toolbox(entries, name, raising(name, tool_errors, entries), transfers),
         output_schema,
         max_tool_calls,
         bool(stream),
@@ -355,6 +366,24 @@ def _entry(node: Any) -> tuple[Tool, Any, Prepare | None]:
     if isinstance(node, type) and issubclass(node, AgentNode):
         return node.as_tool(), node, _model_prompt
     return tool_of(node), node, None
+
+
+def _transfer(name: str, target: Any) -> tuple[Tool, Any]:
+    """The tool that hands the conversation to `target`, and `target`."""
+    if not (isinstance(target, type) and issubclass(target, AgentNode)):
+        refuse(name, f"handoffs must be agent node types (rc.agent_node), not {target!r}")
+    other = target.agent.name
+    about = f" ({target.__doc__})" if target.__doc__ else ""
+    tool = tool_of(_hand_off).renamed(
+        tool_name(f"transfer_to_{other}"),
+        f"Hand the conversation over to the {other} agent{about}; it answers the user.",
+        function=target,
+    )
+    return tool, target
+
+
+def _hand_off() -> None:
+    """The signature of a handoff: no arguments, the conversation is what travels."""
 
 
 def _model_prompt(arguments: dict[str, Any]) -> dict[str, Any]:
