@@ -136,3 +136,29 @@ def test_continuing_a_conversation_keeps_one_system_message() -> None:
     systems = [m for m in second.history if isinstance(m, SystemMessage)]
     assert [m.content for m in systems] == ["Be brief."]
     assert [m.content for m in second.history][-2:] == ["more", "two"]
+
+
+def test_new_messages_are_what_this_run_added() -> None:
+    model = ScriptedModel([ToolCall("add", {"a": 1, "b": 2}), "3", "and 4"])
+    Agent = rc.agent_node("calc", llm=model, tool_nodes=[add], system_message="Be exact.")
+    first = rc.call_sync(Agent, "1+2?")
+    assert [m.role for m in first.new_messages()] == ["user", "assistant", "tool", "assistant"]
+    second = rc.call_sync(Agent, [*first.history, UserMessage("plus one?")])
+    assert [m.content for m in second.new_messages()] == ["and 4"]
+
+
+def test_a_conversation_continues_in_another_process_from_the_saved_run(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    Agent = rc.agent_node("chat", llm=ScriptedModel(["one"]), system_message="Be brief.")
+    with rc.Runner(logging_setting="NONE", state_dir=str(tmp_path)) as runner:
+        runner.run_sync(Agent, "hi")
+    assert runner.saved_to is not None
+    saved = rc.ExecutionInfo.load(runner.saved_to).answer["$value"]
+    history = MessageHistory.from_dicts(saved["history"])
+    history.append(UserMessage("again"))
+    later_model = ScriptedModel(["two"])
+    Later = rc.agent_node("chat", llm=later_model, system_message="Be brief.")
+    result = rc.call_sync(Later, history)
+    assert [m.content for m in later_model.calls[0].messages] == ["Be brief.", "hi", "one", "again"]
+    assert result.output == "two"

@@ -110,6 +110,7 @@ class AgentRun:
         "config",
         "cost",
         "digests",
+        "first_new",
         "history",
         "model_calls",
         "record",
@@ -130,6 +131,8 @@ class AgentRun:
         self.tool_calls = 0
         self.history = self._start(prompt)
         self.digests = RequestDigest()  # what replay matches a recorded response on
+        # a string prompt is this run's own first message; a given history is not
+        self.first_new = len(self.history) - (1 if isinstance(prompt, str) else 0)
 
     def _start(self, prompt: str | Sequence[Message]) -> MessageHistory:
         """The conversation to send first: the system message, then the prompt.
@@ -284,6 +287,7 @@ class AgentRun:
             self.cost,
             self.model_calls,
             self.tool_calls,
+            self.first_new,
         )
 
     # --- one model call ------------------------------------------------------------

@@ -29,6 +29,15 @@ class AgentResult(Generic[OutputT]):
         cost: US dollars over those calls, or None when a model's price is unknown.
         model_calls: how many times the model was asked.
         tool_calls: how many tool calls the model made.
+        first_new: where this run's own messages start in `history` (see
+            `new_messages`).
+
+    To continue a conversation, pass `history` back to the agent with the next user
+    message appended (``rc.call(Agent, [*result.history, UserMessage("and?")])``);
+    the agent replaces any system message in it with its own. Across processes, a
+    saved run holds it: ``MessageHistory.from_dicts(saved_output["history"])``,
+    where ``saved_output`` is the agent's output as `ExecutionInfo.load` gives it
+    (``info.answer["$value"]`` for a top-level agent).
     """
 
     output: OutputT
@@ -39,6 +48,12 @@ class AgentResult(Generic[OutputT]):
     cost: float | None
     model_calls: int
     tool_calls: int
+    first_new: int = 0
+
+    def new_messages(self) -> MessageHistory:
+        """The messages this run added: its prompt (when given as a string) and every
+        reply and tool result after it, without the history it was given."""
+        return MessageHistory(self.history[self.first_new :])
 
     def __str__(self) -> str:
         return self.text or ""

@@ -4,6 +4,12 @@
 - `SchemaModel` (also `TestModel`): calls every tool once, then answers to fit the schema.
 - `RecordingSubscriber`: keeps a run's events for assertions.
 - `block_real_requests()`: makes any provider request to a non-local host fail.
+
+To test an agent your application builds with a real model, swap its model in the
+test instead of rebuilding it through a factory (as Pydantic AI's ``Agent.override``)::
+
+    with Researcher.override(llm=ScriptedModel(["a scripted answer"])):
+        result = rc.call_sync(Researcher, "question")   # and any agent calling it
 """
 
 from .models import (
