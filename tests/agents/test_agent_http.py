@@ -80,7 +80,7 @@ async def test_streaming_over_http(llm_server: FakeLLMServer, http_model: Make) 
         info = await runner.run(Agent, "add")
     assert info.answer.output == "one plus two is three"
     assert "".join(c.text for c in recorder.of_type(ev.LLMChunk)) == "one plus two is three"
-    assert "".join(items.items) == "one plus two is three"
+    assert "".join(item.text for item in items.items) == "one plus two is three"
     assert all(request.body["stream"] for request in llm_server.requests)
 
 

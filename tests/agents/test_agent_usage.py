@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pydantic_core
 import pytest
-from agent_tools import add
+from agent_tools import City, add
 
 import requestcompletion as rc
 from requestcompletion.llm import Chunk, Response, ToolCall, Usage
@@ -126,7 +128,9 @@ def test_streaming_publishes_chunks_and_hands_them_to_the_subscriber() -> None:
     assert "".join(c.text for c in chunks) == "the sum is three"
     assert len(chunks) == 4
     assert {(c.node_id, c.node_name) for c in chunks} == {(0, "talker")}
-    assert items == [c.text for c in chunks]
+    # each token is published once, and the subscriber can tell it from rc.stream items
+    assert items == [Chunk(c.text) for c in chunks]
+    assert recorder.of_type(ev.Streamed) == chunks
     assert len(recorder.of_type(ev.LLMResponseReceived)) == 2
     # the record keeps the reply once, with its timing, not one entry per token
     [(node_id, whole)] = info.streamed
@@ -169,3 +173,28 @@ def test_a_stream_cut_off_keeps_the_text_already_shown() -> None:
         runner.run_sync(Agent, "talk")
     [(_, whole)] = runner.info.streamed
     assert (whole["streamed_text"], whole["chunks"]) == ("half an answer", 2)
+
+
+def test_streamed_structured_output_carries_the_partial_json() -> None:
+    model = ScriptedModel(['{"name": "Paris", "population": 2}'])
+    Agent = rc.agent_node("city", llm=model, output_schema=City, stream=True)
+    items: list[Any] = []
+    with rc.Runner(logging_setting="NONE", save_state=False, subscriber=items.append) as runner:
+        assert runner.run_sync(Agent, "France").answer.output == City(name="Paris", population=2)
+    partials = [item.partial for item in items]
+    assert partials[-1] == '{"name": "Paris", "population": 2}'
+    assert all(b.startswith(a) for a, b in itertools.pairwise(partials))
+    assert pydantic_core.from_json(partials[1], allow_partial=True) == {"name": "Paris"}
+
+
+def test_user_stream_items_and_model_tokens_reach_the_subscriber_apart() -> None:
+    Agent = rc.agent_node("talker", llm=ScriptedModel(["two words"]), stream=True)
+
+    async def flow() -> None:
+        await rc.stream("my own progress note")
+        await rc.call(Agent, "talk")
+
+    items: list[Any] = []
+    with rc.Runner(logging_setting="NONE", save_state=False, subscriber=items.append) as runner:
+        runner.run_sync(flow)
+    assert items == ["my own progress note", Chunk("two "), Chunk("words")]

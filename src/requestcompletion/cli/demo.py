@@ -147,9 +147,7 @@ class Progress:
         self.out.flush()
 
     def _show(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Streamed) and event.node_id in self._streamers:
-            return  # an agent's streamed text, already printed from its LLMChunk events
-        if isinstance(event, ev.LLMChunk):
+        if isinstance(event, ev.LLMChunk):  # an agent's text (also a Streamed event)
             self._streamers.add(event.node_id)
             if self._streaming != event.node_id:
                 self._end_stream()

@@ -70,9 +70,16 @@ def _count(value: object) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of text as the model streams it."""
+    """A piece of text as the model streams it.
+
+    Attributes:
+        text: the piece.
+        partial: for an agent with an output schema, the reply so far (partial
+            JSON, unwrapped by nothing yet); None otherwise.
+    """
 
     text: str
+    partial: str | None = None
 
     @classmethod
     def words(cls, text: str | None) -> list[Chunk]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LLMError
 from ..llm.response import Chunk, Response
-from ..pubsub.events import LLMChunk, Streamed, fast_constructor
+from ..pubsub.events import LLMChunk, fast_constructor
 
 if TYPE_CHECKING:
     from ..state.records import NodeRecord
@@ -17,15 +17,16 @@ __all__ = ["streamed_reply", "streamed_text", "who"]
 
 _now = time.perf_counter
 _chunk = fast_constructor(LLMChunk)
-_streamed_event = fast_constructor(Streamed)
+_piece = fast_constructor(Chunk)
 
 
 async def streamed_reply(run: AgentRun, tools: Any) -> Response:
-    """`chat` through the model's stream: each piece of text is published as an
-    `LLMChunk` and a `Streamed` event (so the run's subscriber gets it, as with
-    `rc.stream`). The run's record keeps one entry per reply, not one per piece: a
-    long answer would otherwise fill the saved run with thousands of fragments."""
+    """`chat` through the model's stream: each piece of text is published once, as an
+    `LLMChunk` (a `Streamed` event too, so the run's subscriber gets its `Chunk`). The
+    run's record keeps one entry per reply, not one per piece: a long answer would
+    otherwise fill the saved run with thousands of fragments."""
     llm = run.config.llm
+    structured = run.config.output_schema is not None
     runner = run.runner
     record = run.record
     final: Response | None = None
@@ -43,9 +44,11 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
                 pieces.append(item.text)
                 publisher = runner.publisher
                 if publisher.active:
-                    fields = who(record)
-                    publisher.publish(_chunk(runner.run_id, *fields, last, item.text))
-                    publisher.publish(_streamed_event(runner.run_id, *fields, last, item.text))
+                    # one event per piece: an LLMChunk is also the Streamed event the
+                    # config's subscriber gets, with the Chunk itself as its item
+                    partial = "".join(pieces) if structured else None
+                    piece = _piece(item.text, partial)
+                    publisher.publish(_chunk(runner.run_id, *who(record), last, piece, item.text))
     finally:
         if pieces and runner is not None:  # a stream cut off mid-way is kept too
             whole = streamed_text("".join(pieces), len(pieces), first - started, last - started)

@@ -239,8 +239,10 @@ def agent_node(
             would go past it is refused whole: `ToolCallLimitError`, whose `not_run`
             lists the calls of that turn (none of them ran).
         timeout: seconds one run of the agent may take; None for no limit.
-        stream: stream the model's replies: each piece of text is published as an
-            `LLMChunk` event and handed to the run's subscriber (`rc.stream`).
+        stream: stream the model's replies: each piece of text is published once,
+            as an `LLMChunk` event (also a `Streamed` one, so the run's subscriber
+            gets it as a `requestcompletion.llm.Chunk`, told apart from `rc.stream`
+            items; with an output schema its `partial` is the JSON so far).
         retries: how many turns in a row may be sent back to the model to correct
             (malformed tool calls, an empty reply) before the agent gives up.
         description: what the agent does, for models that get it as a tool.

@@ -128,7 +128,13 @@ class LLMResponseReceived(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class LLMChunk(Event):
-    """A piece of a streamed model reply."""
+class LLMChunk(Streamed):
+    """A piece of a streamed model reply, published once.
+
+    It is a `Streamed` event, so the config's `subscriber` gets it too: its `item` is
+    the `requestcompletion.llm.Chunk`, which tells a model's text apart from what
+    nodes pass to `rc.stream`. With an output schema the chunk's `partial` is the
+    JSON so far (``pydantic_core.from_json(partial, allow_partial=True)`` reads it).
+    """
 
     text: str
