@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..context import context, current_node, current_runner, fill_prompt
+from ..context import current_node, current_runner
 from ..errors import (
     LLMError,
     ModelRetry,
@@ -40,7 +40,7 @@ from ..errors import (
     TurnLimitError,
 )
 from ..interaction import call
-from ..llm.messages import Message, MessageHistory, SystemMessage, ToolCall, UserMessage
+from ..llm.messages import Message, MessageHistory, ToolCall, UserMessage
 from ..llm.model import ModelBase
 from ..llm.pricing import cost as price_of
 from ..llm.response import Response, Usage
@@ -52,6 +52,7 @@ from ..pubsub.events import (
 )
 from ..state.journal import RequestDigest
 from ._agent_output import OutputValidator, final_output, repair_prompt
+from ._agent_prompt import start_history
 from ._agent_stream import streamed_reply
 from ._agent_stream import who as _who
 from ._agent_tools import Toolbox
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from ..runner import Runner
     from ..state.records import NodeRecord
 
-__all__ = ["DEFAULT_MAX_TURNS", "AgentConfig", "AgentRun", "ModelText"]
+__all__ = ["DEFAULT_MAX_TURNS", "AgentConfig", "AgentRun"]
 
 DEFAULT_MAX_TURNS = 50
 """Model calls one agent run may make unless `max_turns` says otherwise (as Pydantic AI's
@@ -72,16 +73,6 @@ _started = fast_constructor(LLMRequestStarted)
 _received = fast_constructor(LLMResponseReceived)
 
 EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
-
-
-class ModelText(str):
-    """A prompt a model wrote (for a sub-agent it calls as a tool): sent as written.
-
-    It is a plain string everywhere else (equal, hashed and saved as one); the mark
-    only keeps `{name}` filling, which is for text the developer wrote, away from it.
-    """
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,42 +120,10 @@ class AgentRun:
         self.accounts: dict[str, Any] | None = None  # this node's extras["llm"]
         self.model_calls = 0
         self.tool_calls = 0
-        self.history = self._start(prompt)
+        self.history = start_history(config.name, config.system_message, self.runner, prompt)
         self.digests = RequestDigest()  # what replay matches a recorded response on
         # a string prompt is this run's own first message; a given history is not
         self.first_new = len(self.history) - (1 if isinstance(prompt, str) else 0)
-
-    def _start(self, prompt: str | Sequence[Message]) -> MessageHistory:
-        """The conversation to send first: the system message, then the prompt.
-
-        With prompt injection on, `{name}` placeholders in the agent's system message
-        and in a string prompt are filled from `rc.context`: that is text the developer
-        wrote. A `MessageHistory` is sent as written (it is usually a conversation
-        already filled once, and filling it again could expand braces that came from
-        context values), and so is a `ModelText`, a prompt another agent's model wrote.
-        """
-        runner = self.runner
-        values = runner.variables if runner is not None and runner.config.prompt_injection else None
-        system = self.config.system_message
-        if callable(system):
-            system = _dynamic_system(self.config.name, system)
-        elif system is not None and values is not None:
-            system = _fill(system, values)
-        if isinstance(prompt, str):
-            history = MessageHistory()
-            if system is not None:
-                history.append(SystemMessage(system))
-            if values is not None and not isinstance(prompt, ModelText):
-                prompt = _fill(prompt, values)
-            history.append(UserMessage(str(prompt)))  # a ModelText goes in as plain text
-            return history
-        # A conversation runs under this agent's instructions, whoever had it before: a
-        # history handed over by another agent must not bring that agent's system
-        # message along (nor does one of this agent's own go in twice).
-        history = MessageHistory(m for m in prompt if not isinstance(m, SystemMessage))
-        if system is not None:
-            history.insert(0, SystemMessage(system))
-        return history
 
     def where(self) -> str:
         """The agent and its node, for error messages."""
@@ -391,21 +350,3 @@ def _build_started(fields: tuple[Any, ...]) -> Event:
 
 def _build_received(fields: tuple[Any, ...]) -> Event:
     return _received(*fields)
-
-
-def _dynamic_system(agent: str, make: Callable[[Any], Any]) -> str | None:
-    """A callable system message's text, made from the run's context."""
-    text = make(context)
-    if text is not None and not isinstance(text, str):
-        raise TypeError(
-            f"agent {agent!r}: its system_message function returned {text!r}; "
-            "it must return a string (or None for no system message)"
-        )
-    return text
-
-
-def _fill(template: str, values: Mapping[str, Any]) -> str:
-    """`fill_prompt`, skipped for the common text that has no brace at all."""
-    if "{" in template or "}" in template:
-        return fill_prompt(template, values)
-    return template

@@ -34,8 +34,9 @@ from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
 from ._agent_checks import ToolErrors, check_schema, raising, refuse, resolve
-from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun, ModelText
+from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun
 from ._agent_output import OutputValidator
+from ._agent_prompt import ModelText
 from ._agent_tools import Prepare, Toolbox, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
