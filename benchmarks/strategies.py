@@ -113,7 +113,9 @@ async def spin_async(n: int) -> int:
 
 
 Leaf = rc.function_node(leaf, mode="distributed")
-Spin = rc.function_node(spin, mode="distributed", ray_options={"num_cpus": 1})
+Spin = rc.function_node(
+    spin, mode="distributed", execution_options={"distributed": {"num_cpus": 1}}
+)
 
 
 async def round_trips(count: int) -> list[float]:

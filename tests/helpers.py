@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import threading
+from pathlib import Path
+from types import ModuleType
 
 from requestcompletion.pubsub.delivery import THREAD_NAME as DELIVERY_THREAD
 
@@ -23,3 +27,24 @@ def leftovers() -> list[str]:
         repr(h) for h in logging.getLogger("RC").handlers if not isinstance(h, logging.NullHandler)
     ]
     return found
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def docs_code(page: str) -> str:
+    """The ```python blocks of a page of docs/, joined: what the page tells users to run."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+    assert blocks, f"docs/{page} has no python block"
+    return "\n\n".join(blocks)
+
+
+def docs_module(page: str, name: str) -> ModuleType:
+    """The code of a docs page as an importable module (its `__main__` block does not run)."""
+    module = sys.modules.get(name)
+    if module is None:
+        module = ModuleType(name)
+        sys.modules[name] = module  # dataclasses and pickling look classes up here
+        exec(compile(docs_code(page), f"docs/{page}", "exec"), module.__dict__)
+    return module

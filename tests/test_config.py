@@ -179,6 +179,47 @@ def test_unknown_runner_override_is_a_config_error_naming_it() -> None:
         rc.Runner(bogus=1)
 
 
+def test_set_config_with_an_unknown_field_is_the_same_config_error_as_the_runners() -> None:
+    rc.set_config(timeout=30)
+    with pytest.raises(rc.ConfigError) as from_runner:
+        rc.Runner(bogus=1)
+    with pytest.raises(rc.ConfigError) as from_set_config:
+        rc.set_config(bogus=1)
+    assert str(from_set_config.value) == str(from_runner.value)
+    assert "bogus" in str(from_set_config.value)
+    assert "timeout, end_on_error" in str(from_set_config.value)  # lists the fields
+    assert get_config().timeout == 30.0  # nothing lost
+    with pytest.raises(rc.ConfigError, match="bogus"):
+        rc.ExecutorConfig().replace(bogus=1)
+
+
+def test_the_field_list_is_the_dataclass_itself() -> None:
+    from requestcompletion.config import DEFAULTS
+
+    names = [f.name for f in dataclasses.fields(rc.ExecutorConfig) if f.init]
+    assert list(DEFAULTS) == names
+    assert {name: DEFAULTS[name] for name in DESIGN_DEFAULTS} == DESIGN_DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("ray_address", "127.0.0.1:6379"), ("ray_init", {"num_cpus": 1})]
+)
+def test_the_old_ray_fields_warn_once_where_they_are_written(field: str, value: Any) -> None:
+    with pytest.deprecated_call(match=f"ExecutorConfig.{field} is deprecated") as caught:
+        config = rc.ExecutorConfig(**{field: value})
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # points at the user's line
+    assert "DistributedExecutionStrategy" in str(caught[0].message)  # says what to write
+    rc.Runner(executor_config=config)  # already announced: warnings are errors here
+    with pytest.deprecated_call(match=field) as caught:
+        rc.Runner(**{field: value})
+    assert [w.filename for w in caught] == [__file__]
+    with pytest.deprecated_call(match=field) as caught:
+        rc.set_config(**{field: value})
+    assert [w.filename for w in caught] == [__file__]
+    rc.Runner()  # the global config holds it, and it was announced when it was set
+
+
 def test_executor_config_must_be_an_executor_config() -> None:
     with pytest.raises(rc.ConfigError, match="executor_config"):
         rc.Runner(executor_config={"timeout": 1.0})  # type: ignore[arg-type]

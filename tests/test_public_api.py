@@ -14,6 +14,7 @@ PUBLIC = [
     "ConfigError",
     "ContextError",
     "ExecutionInfo",
+    "ExecutionStrategy",
     "ExecutorConfig",
     "FatalError",
     "GlobalTimeOutError",

@@ -37,6 +37,7 @@ from .errors import (
     ToolCallLimitError,
     TurnLimitError,
 )
+from .execution import ExecutionStrategy
 from .interaction import batch, call, call_sync, stream
 from .nodes import Node, function_node
 from .pubsub import RCPublisher
@@ -57,6 +58,7 @@ __all__ = [
     "ConfigError",
     "ContextError",
     "ExecutionInfo",
+    "ExecutionStrategy",
     "ExecutorConfig",
     "FatalError",
     "GlobalTimeOutError",

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, get_args
 
 from .errors import ConfigError
@@ -53,24 +54,96 @@ class _Unset:
 UNSET: Final = _Unset()
 _NOT_GIVEN: Any = UNSET  # typed as Any so fields keep their real types
 
-DEFAULTS: Final[Mapping[str, Any]] = {
-    "timeout": None,
-    "end_on_error": False,
-    "logging_setting": "REGULAR",
-    "log_file": None,
-    "subscriber": None,
-    "run_identifier": None,
-    "prompt_injection": True,
-    "save_state": True,
-    "state_dir": ".covailence",
-    "journal_fsync": False,
-    "execution_mode": None,
-    "max_concurrency": None,
-    "max_threads": None,
-    "ray_address": None,
-    "ray_init": None,
-}
-EXECUTION_MODES: Final = ("asyncio", "threads", "distributed")
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number of seconds > 0 or None, not {value!r}")
+    if not value > 0 or math.isinf(value):
+        raise ConfigError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _logging_setting(name: str, value: Any) -> str:
+    setting = value.upper() if isinstance(value, str) else value
+    if setting not in LOGGING_SETTINGS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOGGING_SETTINGS)}, not {value!r}")
+    return str(setting)
+
+
+def _callable(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise ConfigError(f"{name} must be a callable (sync or async) or None, not {value!r}")
+    return value
+
+
+def _run_identifier(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not _RUN_ID.fullmatch(value)):
+        raise ConfigError(
+            f"{name} must be 1-128 characters of letters, digits, '.', '_' or '-', "
+            f"not starting with '.', not {value!r}"
+        )
+    return value
+
+
+def _path(name: str, value: Any) -> Any:
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ConfigError(f"{name} must be a non-empty path, not {value!r}")
+    return value
+
+
+def _path_or_none(name: str, value: Any) -> Any:
+    return None if value is None else _path(name, value)
+
+
+def _mode(name: str, value: Any) -> str | None:
+    # Any name: which modes exist depends on the runner's strategies (checked at call time).
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(
+            f"{name} must be the name of an execution mode ('asyncio', 'threads', "
+            f"'distributed' or one given with Runner(execution_modes=...)) or None, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _count(name: str, value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{name} must be a whole number >= 1 or None, not {value!r}")
+    return value
+
+
+def _ray_address(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(
+            f"{name} must be a cluster address such as '127.0.0.1:6379', or None, not {value!r}"
+        )
+    return value
+
+
+def _ray_init(name: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(
+            f"{name} must be a mapping of ray.init keyword arguments, or None, not {value!r}"
+        )
+    return dict(value)
+
+
+def _setting(default: Any, check: Callable[[str, Any], Any], instead: str = "") -> dict[str, Any]:
+    """A field's metadata: its default, its checker and, for an old spelling, what to write."""
+    return {"default": default, "check": check, "instead": instead}
+
+
+_DISTRIBUTED = "rc.Runner(execution_modes={'distributed': DistributedExecutionStrategy(%s=...)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,129 +162,118 @@ class ExecutorConfig:
         save_state: write `{state_dir}/{run_identifier}.json` when the runner closes
             (never over another run's file: a taken name gives `{run_identifier}.2.json`).
         state_dir: the folder saved runs go to.
-        journal_fsync: with `save_state`, also fsync the run's journal after each
-            batch it writes (survives power loss, at the cost of a disk sync per batch;
-            without it a batch reaches the OS, which survives the process dying).
-        execution_mode: where nodes without a mode of their own run: "asyncio",
-            "threads" or "distributed"; None (default) picks by the kind of
-            node (asyncio for `async def`, threads for `def`).
+        execution_mode: where nodes without a mode of their own run: the name of
+            one of the runner's strategies ("asyncio", "threads", "distributed" or
+            one given with `Runner(execution_modes=...)`; an unknown name fails
+            when a node is called); None (default) picks by the kind of node
+            (asyncio for `async def`, threads for `def`).
         max_concurrency: at most this many nodes run their own code at once
             (a node waiting on a child it called does not count); None: no limit.
         max_threads: size of the thread pool for thread nodes; None: Python's default.
-        ray_address: the Ray cluster distributed nodes run on, "host:port"; None joins
-            the cluster this process is already connected to, else `$RAY_ADDRESS`,
-            else starts a local one (shut down when the runner closes).
-        ray_init: extra keyword arguments for `ray.init` when rc connects or starts
-            the cluster, e.g. ``{"runtime_env": {...}, "num_cpus": 4}``.
+        ray_address: deprecated: give the runner
+            ``execution_modes={"distributed": DistributedExecutionStrategy(address=...)}``.
+        ray_init: deprecated: ``DistributedExecutionStrategy(init=...)`` likewise.
 
     Raises:
         ConfigError: a value is not allowed (a `ValueError` and a `TypeError`); the
             message names the field and what is allowed.
     """
 
-    timeout: float | None = _NOT_GIVEN
-    end_on_error: bool = _NOT_GIVEN
-    logging_setting: LoggingSetting = _NOT_GIVEN
-    log_file: str | os.PathLike[str] | None = _NOT_GIVEN
-    subscriber: Callable[[Any], Any] | None = _NOT_GIVEN
-    run_identifier: str | None = _NOT_GIVEN
-    prompt_injection: bool = _NOT_GIVEN
-    save_state: bool = _NOT_GIVEN
-    state_dir: str | os.PathLike[str] = _NOT_GIVEN
-    journal_fsync: bool = _NOT_GIVEN
-    execution_mode: Literal["asyncio", "threads", "distributed"] | None = _NOT_GIVEN
-    max_concurrency: int | None = _NOT_GIVEN
-    max_threads: int | None = _NOT_GIVEN
-    ray_address: str | None = _NOT_GIVEN
-    ray_init: Mapping[str, Any] | None = _NOT_GIVEN
+    timeout: float | None = field(default=_NOT_GIVEN, metadata=_setting(None, _seconds))
+    end_on_error: bool = field(default=_NOT_GIVEN, metadata=_setting(False, _flag))
+    logging_setting: LoggingSetting = field(
+        default=_NOT_GIVEN, metadata=_setting("REGULAR", _logging_setting)
+    )
+    log_file: str | os.PathLike[str] | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _path_or_none)
+    )
+    subscriber: Callable[[Any], Any] | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _callable)
+    )
+    run_identifier: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _run_identifier))
+    prompt_injection: bool = field(default=_NOT_GIVEN, metadata=_setting(True, _flag))
+    save_state: bool = field(default=_NOT_GIVEN, metadata=_setting(True, _flag))
+    state_dir: str | os.PathLike[str] = field(
+        default=_NOT_GIVEN, metadata=_setting(".covailence", _path)
+    )
+    execution_mode: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _mode))
+    max_concurrency: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))
+    max_threads: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))
+    ray_address: str | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _ray_address, _DISTRIBUTED % "address")
+    )
+    ray_init: Mapping[str, Any] | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _ray_init, _DISTRIBUTED % "init")
+    )
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        given = []
-        for name, default in DEFAULTS.items():
-            value = getattr(self, name)
-            if value is UNSET:
-                object.__setattr__(self, name, default)
-            else:
-                object.__setattr__(self, name, _check(name, value))
-                given.append(name)
-        object.__setattr__(self, "given", frozenset(given))
+        _settle(self)
+        # stack: _warn_deprecated < __post_init__ < __init__ < the user's line
+        _warn_deprecated(self.given, stacklevel=4)
 
     def replace(self, **changes: Any) -> ExecutorConfig:
-        """A copy with some fields changed (the given fields are kept)."""
-        values = {name: getattr(self, name) for name in self.given}
-        values.update(changes)
-        return ExecutorConfig(**values)
+        """A copy with some fields changed (the given fields are kept).
+
+        Raises:
+            ConfigError: a name is not a field, or a value is not allowed.
+        """
+        return _changed(self, changes, stacklevel=3)  # _changed < replace < the user's line
 
 
-def _check(name: str, value: Any) -> Any:
-    """Validate one field; return the value to store."""
-    if name == "timeout":
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"timeout must be a number of seconds > 0 or None, not {value!r}")
-        if not value > 0 or math.isinf(value):
-            raise ConfigError(f"timeout must be a finite number of seconds > 0, not {value!r}")
-        return float(value)
-    if name in ("end_on_error", "prompt_injection", "save_state", "journal_fsync"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be True or False, not {value!r}")
-        return value
-    if name == "logging_setting":
-        setting = value.upper() if isinstance(value, str) else value
-        if setting not in LOGGING_SETTINGS:
-            allowed = ", ".join(LOGGING_SETTINGS)
-            raise ConfigError(f"logging_setting must be one of {allowed}, not {value!r}")
-        return setting
-    if name == "subscriber":
-        if value is not None and not callable(value):
-            raise ConfigError(
-                f"subscriber must be a callable (sync or async) or None, not {value!r}"
+# The one list of fields: the dataclass's own (`given` is bookkeeping).
+_FIELDS: Final = tuple(f for f in fields(ExecutorConfig) if f.init)
+DEFAULTS: Final[Mapping[str, Any]] = {f.name: f.metadata["default"] for f in _FIELDS}
+
+
+def _settle(config: ExecutorConfig) -> None:
+    """Check every given field, fill the others with their defaults, remember which were given."""
+    given = []
+    for f in _FIELDS:
+        value = getattr(config, f.name)
+        if value is UNSET:
+            object.__setattr__(config, f.name, f.metadata["default"])
+        else:
+            object.__setattr__(config, f.name, f.metadata["check"](f.name, value))
+            given.append(f.name)
+    object.__setattr__(config, "given", frozenset(given))
+
+
+def _build(values: Mapping[str, Any]) -> ExecutorConfig:
+    """A config from field values that were already announced (no deprecation warnings again)."""
+    config: ExecutorConfig = object.__new__(ExecutorConfig)
+    for f in _FIELDS:
+        object.__setattr__(config, f.name, values.get(f.name, UNSET))
+    _settle(config)
+    return config
+
+
+def _changed(config: ExecutorConfig, changes: Mapping[str, Any], stacklevel: int) -> ExecutorConfig:
+    """`config` with `changes`; `stacklevel` counts from here to the user's line."""
+    _check_known(changes)
+    _warn_deprecated(changes, stacklevel + 1)
+    values = {name: getattr(config, name) for name in config.given}
+    values.update(changes)
+    return _build(values)
+
+
+def _check_known(names: Iterable[str]) -> None:
+    unknown = set(names) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(
+            f"unknown config field(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}"
+        )
+
+
+def _warn_deprecated(names: Iterable[str], stacklevel: int) -> None:
+    for f in _FIELDS:
+        if f.metadata["instead"] and f.name in names:
+            warnings.warn(
+                f"ExecutorConfig.{f.name} is deprecated and goes away in the next release; "
+                f"write {f.metadata['instead']} instead",
+                DeprecationWarning,
+                stacklevel=stacklevel,
             )
-        return value
-    if name == "run_identifier":
-        if value is None:
-            return None
-        if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
-            raise ConfigError(
-                f"run_identifier must be 1-128 characters of letters, digits, '.', '_' or '-', "
-                f"not starting with '.', not {value!r}"
-            )
-        return value
-    if name in ("log_file", "state_dir"):
-        if value is None and name == "log_file":
-            return None
-        if not isinstance(value, str | os.PathLike) or not os.fspath(value):
-            raise ConfigError(f"{name} must be a non-empty path, not {value!r}")
-        return value
-    if name == "execution_mode":
-        if value is not None and value not in EXECUTION_MODES:
-            allowed = ", ".join(EXECUTION_MODES)
-            raise ConfigError(f"execution_mode must be one of {allowed} or None, not {value!r}")
-        return value
-    if name in ("max_concurrency", "max_threads"):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ConfigError(f"{name} must be a whole number >= 1 or None, not {value!r}")
-        return value
-    if name == "ray_address":
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ConfigError(
-                f"ray_address must be a cluster address such as '127.0.0.1:6379', or None, "
-                f"not {value!r}"
-            )
-        return value
-    if name == "ray_init":
-        if value is None:
-            return None
-        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise ConfigError(
-                f"ray_init must be a mapping of ray.init keyword arguments, or None, not {value!r}"
-            )
-        return dict(value)
-    raise AssertionError(name)  # pragma: no cover - DEFAULTS and _check list the same fields
 
 
 _global_config = ExecutorConfig()
@@ -223,12 +285,17 @@ def set_config(config: ExecutorConfig | None = None, **fields: Any) -> None:
     Args:
         config: the new global config; fields it does not give fall back to defaults.
         **fields: or individual fields, merged into the current global config.
+
+    Raises:
+        ConfigError: a name is not a field (the message lists the fields), or a value
+            is not allowed.
     """
     global _global_config
     if config is not None and not isinstance(config, ExecutorConfig):
         raise ConfigError(f"set_config takes an ExecutorConfig, not {config!r}")
     base = config if config is not None else _global_config
-    _global_config = base.replace(**fields) if fields else base
+    # stack: _changed < set_config < the user's line
+    _global_config = _changed(base, fields, stacklevel=3) if fields else base
 
 
 def get_config() -> ExecutorConfig:
@@ -243,13 +310,12 @@ def resolve_config(
     if executor_config is not None and not isinstance(executor_config, ExecutorConfig):
         raise ConfigError(f"executor_config must be an ExecutorConfig, not {executor_config!r}")
     overrides = overrides or {}
-    unknown = set(overrides) - set(DEFAULTS)
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise ConfigError(f"unknown config field(s): {names}; known: {', '.join(DEFAULTS)}")
+    _check_known(overrides)
+    # stack: _warn_deprecated < resolve_config < Runner.__init__ < the user's line
+    _warn_deprecated(overrides, stacklevel=4)
     values: dict[str, Any] = {}
     for layer in (_global_config, executor_config):
         if layer is not None:
             values.update((name, getattr(layer, name)) for name in layer.given)
     values.update(overrides)
-    return ExecutorConfig(**values)
+    return _build(values)

@@ -31,6 +31,7 @@ from .config import ExecutorConfig, resolve_config
 from .context import current_node, current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.coordinator import Coordinator
+from .execution.strategy import ExecutionStrategy
 from .interaction import register
 from .observability.logging import RunLogging
 from .pubsub.events import Event, FatalFailure, RunFinished, Streamed
@@ -50,6 +51,10 @@ class Runner:
         executor_config: the run's config; fields it does not give come from
             `rc.set_config`, then the defaults.
         context: initial values of `rc.context`.
+        execution_modes: strategies by mode name, merged over the built-ins
+            ("asyncio", "threads", "distributed"; those are made on first use): a
+            node whose `execution_mode` is "gpu" runs on ``execution_modes["gpu"]``.
+            The runner calls each strategy's `shutdown` when it closes.
         **overrides: any `ExecutorConfig` field, taking precedence over both.
 
     Use it as `with rc.Runner() as runner:` (or `async with`, which also waits
@@ -68,6 +73,8 @@ class Runner:
         self,
         executor_config: ExecutorConfig | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        execution_modes: Mapping[str, ExecutionStrategy] | None = None,
         **overrides: Any,
     ) -> None:
         self.config = resolve_config(executor_config, overrides)
@@ -76,7 +83,7 @@ class Runner:
         self.run_id: str = self.config.run_identifier or str(uuid.uuid4())
         self.publisher = RCPublisher(self.run_id)
         self.state = RCState(self.run_id, self.publisher)
-        self.coordinator = Coordinator(self, self.state)
+        self.coordinator = Coordinator(self, self.state, execution_modes)
         self.variables: dict[str, Any] = dict(context or {})
         self.fatal: BaseException | None = None  # the error that ended the run, if any
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -454,6 +461,7 @@ class Runner:
             "execution_mode": config.execution_mode,
             "max_concurrency": config.max_concurrency,
             "max_threads": config.max_threads,
+            "execution_modes": list(self.coordinator.modes),
             # ray_init stays out: its runtime_env may hold secrets
             "ray_address": config.ray_address,
         }

@@ -18,16 +18,19 @@ ON_A = rc.function_node(
     _where,
     name="on_a",
     mode="distributed",
-    ray_options={"num_cpus": 0, "resources": {"rc_node_a": 1}},
+    execution_options={"distributed": {"num_cpus": 0, "resources": {"rc_node_a": 1}}},
 )
 ON_B = rc.function_node(
     _where,
     name="on_b",
     mode="distributed",
-    ray_options={"num_cpus": 0, "resources": {"rc_node_b": 1}},
+    execution_options={"distributed": {"num_cpus": 0, "resources": {"rc_node_b": 1}}},
 )
 GREEDY = rc.function_node(
-    _where, name="greedy", mode="distributed", ray_options={"resources": {"no_such_thing": 1}}
+    _where,
+    name="greedy",
+    mode="distributed",
+    execution_options={"distributed": {"resources": {"no_such_thing": 1}}},
 )
 
 

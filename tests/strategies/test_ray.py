@@ -19,6 +19,7 @@ import ray_nodes as nodes  # noqa: E402 - needs ray
 from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
+from requestcompletion.execution import DistributedExecutionStrategy  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -146,11 +147,31 @@ def test_a_refused_address_fails_at_once() -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with quiet(ray_address=f"127.0.0.1:{port}") as runner:
+    strategy = DistributedExecutionStrategy(address=f"127.0.0.1:{port}")
+    with quiet(execution_modes={"distributed": strategy}) as runner:
         with pytest.raises(rc.errors.ClusterError, match="cannot reach"):
             runner.run_sync(nodes.SURVIVE)
         with pytest.raises(rc.errors.ClusterError, match="cannot reach"):  # remembered
             runner.run_sync(nodes.SURVIVE)
+
+
+def test_the_old_ray_spellings_still_work_with_a_deprecation_warning() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.deprecated_call(match="ray_address is deprecated"):
+        runner = quiet(ray_address=f"127.0.0.1:{port}")
+    with runner, pytest.raises(rc.errors.ClusterError, match=f"127.0.0.1:{port}"):
+        runner.run_sync(nodes.SURVIVE)  # the default strategy still reads the old field
+    with pytest.deprecated_call(match="ray_init is deprecated"):
+        config = rc.ExecutorConfig(ray_init={"num_cpus": 1})
+    assert DistributedExecutionStrategy.from_config(config).init_options == {"num_cpus": 1}
+    with pytest.deprecated_call(match="ray_options is deprecated"):
+        old = rc.function_node(nodes.SURVIVE.func, ray_options={"num_cpus": 0})
+    assert old.__rc_spec__.options == {"distributed": {"num_cpus": 0}}
+    with pytest.deprecated_call(match="init_options"):
+        legacy = DistributedExecutionStrategy(init_options={"num_cpus": 2})
+    assert legacy.init_options == {"num_cpus": 2}
 
 
 @pytest.fixture
@@ -184,7 +205,9 @@ def test_an_address_that_never_answers_fails_in_bounded_time(namespace_only: Non
             from ray_nodes import SURVIVE
 
             DistributedExecutionStrategy.connect_timeout = 3.0
-            with rc.Runner(ray_address="127.0.0.1:{port}", save_state=False) as runner:
+            strategy = DistributedExecutionStrategy(address="127.0.0.1:{port}")
+            modes = {{"distributed": strategy}}
+            with rc.Runner(execution_modes=modes, save_state=False) as runner:
                 try:
                     runner.run_sync(SURVIVE)
                 except rc.errors.ClusterError as error:
@@ -204,11 +227,13 @@ def test_a_local_cluster_rc_starts_is_gone_when_the_runner_closes(
         import os, tempfile, threading
         import ray
         import requestcompletion as rc
+        from requestcompletion.execution import DistributedExecutionStrategy
         from ray_nodes import SURVIVE
 
         temp = tempfile.mkdtemp(prefix="rcown-", dir="/tmp")
         init = {"num_cpus": 1, "object_store_memory": 80 * 2**20, "_temp_dir": temp}
-        with rc.Runner(ray_init=init, save_state=False, logging_setting="NONE") as runner:
+        modes = {"distributed": DistributedExecutionStrategy(init=init)}
+        with rc.Runner(execution_modes=modes, save_state=False, logging_setting="NONE") as runner:
             print("answer:", runner.run_sync(SURVIVE).answer)
             print("during:", ray.is_initialized())
         left = []

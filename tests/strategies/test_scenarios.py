@@ -1,12 +1,16 @@
 """One set of workflows, run on every strategy: the recorded graphs must be the same.
 
 asyncio runs the `async def` flavour, threads the `def` flavour, and distributed
-(Ray) runs both: same node names, parent links, statuses and outputs.
+(Ray) runs both: same node names, parent links, statuses and outputs. The
+`user-strategy` case runs the `def` flavour on the user strategy of
+docs/strategies.md (`PoolStrategy` on a thread pool of its own), plugged in
+through the public API as mode "pool".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,10 +18,12 @@ import pytest
 from workflows import ASYNC, RELEASE, SYNC, graph, quiet
 
 import requestcompletion as rc
+from helpers import docs_module
 
 CASES = [
     pytest.param(("asyncio", "async"), id="asyncio"),
     pytest.param(("threads", "sync"), id="threads"),
+    pytest.param(("pool", "sync"), id="user-strategy"),
     pytest.param(("distributed", "async"), id="distributed-async", marks=pytest.mark.ray),
     pytest.param(("distributed", "sync"), id="distributed-def", marks=pytest.mark.ray),
 ]
@@ -31,6 +37,10 @@ def case(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, Any], Simpl
     if mode == "distributed":
         request.getfixturevalue("ray_cluster")
         overrides["execution_mode"] = "distributed"
+    elif mode == "pool":
+        pool = docs_module("strategies.md", "docs_strategies").PoolStrategy
+        overrides["execution_modes"] = {"pool": pool(lambda: ThreadPoolExecutor(4, "user-pool"))}
+        overrides["execution_mode"] = "pool"
     RELEASE.clear()
     yield overrides, ASYNC if flavour == "async" else SYNC
     RELEASE.set()

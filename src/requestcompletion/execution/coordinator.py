@@ -11,15 +11,20 @@ cancellation (a timeout above, the run ending) passes on up.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..config import ExecutorConfig
 from ..context import current_node
-from ..errors import FatalError, NodeCancelledError, NodeTimeoutError
+from ..errors import ConfigError, FatalError, NodeCancelledError, NodeTimeoutError
 from ..state.records import NodeRecord
 from ..state.state import RCState
-from .strategies import AsyncioStrategy, ThreadedExecutionStrategy
+from .strategies import (
+    AsyncioExecutionStrategy,
+    DistributedExecutionStrategy,
+    ThreadedExecutionStrategy,
+)
 from .strategy import ExecutionStrategy
 
 if TYPE_CHECKING:
@@ -46,37 +51,62 @@ else:  # pragma: no cover - C-accelerated there
         return asyncio.current_task(loop)
 
 
-class Coordinator:
-    """Routes calls to execution strategies and records their outcomes."""
+# The built-in modes, each made on first use from the runner's config.
+BUILT_IN: Mapping[str, Callable[[ExecutorConfig], ExecutionStrategy]] = {
+    "asyncio": lambda config: AsyncioExecutionStrategy(),
+    "threads": lambda config: ThreadedExecutionStrategy(config.max_threads),
+    "distributed": DistributedExecutionStrategy.from_config,
+}
 
-    def __init__(self, runner: Runner, state: RCState) -> None:
+
+class Coordinator:
+    """Routes calls to execution strategies and records their outcomes.
+
+    Args:
+        runner: the runner whose calls it runs.
+        state: the runner's state.
+        modes: the user's strategies by mode name, merged over the built-ins.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        state: RCState,
+        modes: Mapping[str, ExecutionStrategy] | None = None,
+    ) -> None:
         self.runner = runner
         self.state = state
-        self.end_on_error = runner.config.end_on_error
-        self.strategies: dict[str, ExecutionStrategy] = {"asyncio": AsyncioStrategy()}
         config = runner.config
-        # The runner's default mode matters for "distributed" (everything to the
-        # cluster); "asyncio" and "threads" are what each kind of node gets anyway.
-        self.default_mode = "distributed" if config.execution_mode == "distributed" else None
+        self.end_on_error = config.end_on_error
+        self.strategies: dict[str, ExecutionStrategy] = _checked(modes)
+        self.strategies.setdefault("asyncio", AsyncioExecutionStrategy())
+        self.modes = tuple(dict.fromkeys([*BUILT_IN, *self.strategies]))
+        # "asyncio" and "threads" are what each kind of node gets anyway; any other
+        # default mode sends every node that names none to that strategy.
+        default = config.execution_mode
+        self.default_mode = None if default in ("asyncio", "threads") else default
         self.limit = (
             None if config.max_concurrency is None else asyncio.Semaphore(config.max_concurrency)
         )
         self._holding: set[int] = set()  # ids of nodes holding a max_concurrency slot
         self._waiting_on: dict[int, int] = {}  # node id -> children of it still alive
 
-    def strategy(self, mode: str) -> ExecutionStrategy:
-        """The strategy for an execution mode, started on first use."""
+    def strategy(self, mode: str, name: str = "a node") -> ExecutionStrategy:
+        """The strategy for an execution mode; a built-in one is made on first use.
+
+        Raises:
+            ConfigError: the runner has no strategy of that name.
+        """
         strategy = self.strategies.get(mode)
         if strategy is None:
-            config = self.runner.config
-            if mode == "threads":
-                strategy = ThreadedExecutionStrategy(config.max_threads)
-            elif mode == "distributed":  # imported here: Ray is an optional extra
-                ray_strategies = importlib.import_module(".strategies.ray", __package__)
-                strategy = ray_strategies.DistributedExecutionStrategy.from_config(config)
-            else:
-                raise NotImplementedError(f"unknown execution mode {mode!r}")
-            self.strategies[mode] = strategy
+            make = BUILT_IN.get(mode)
+            if make is None:
+                raise ConfigError(
+                    f"{name} asks for execution mode {mode!r}, which this runner does not "
+                    f"have; its modes are {', '.join(map(repr, self.modes))}. Give the "
+                    f"runner a strategy for it: rc.Runner(execution_modes={{{mode!r}: ...}})"
+                )
+            strategy = self.strategies[mode] = make(self.runner.config)
         return strategy
 
     async def submit(self, record: NodeRecord) -> Any:
@@ -88,7 +118,7 @@ class Coordinator:
         task = record.task = _task_of(self.runner.loop)
         try:
             # inside the try: a strategy that cannot start (Ray missing) fails this node
-            strategy = self.strategies.get(mode) or self.strategy(mode)
+            strategy = self.strategies.get(mode) or self.strategy(mode, f"node {spec.name!r}")
             if record.cancel_requested:  # cancelled between registration and now
                 raise asyncio.CancelledError
             if spec.timeout is not None:
@@ -184,6 +214,28 @@ class Coordinator:
         """Shut every strategy down."""
         for strategy in self.strategies.values():
             strategy.shutdown()
+
+
+def _checked(modes: Mapping[str, ExecutionStrategy] | None) -> dict[str, ExecutionStrategy]:
+    """The user's strategies, each a strategy instance under a non-empty name."""
+    if modes is None:
+        return {}
+    if not isinstance(modes, Mapping):
+        raise ConfigError(
+            f"execution_modes must map mode names to strategies, e.g. "
+            f"{{'gpu': MyStrategy()}}, not {modes!r}"
+        )
+    for mode, strategy in modes.items():
+        if not isinstance(mode, str) or not mode:
+            raise ConfigError(
+                f"execution_modes: a mode name must be a non-empty string, not {mode!r}"
+            )
+        if not isinstance(strategy, ExecutionStrategy):
+            hint = " (an instance, not the class)" if isinstance(strategy, type) else ""
+            raise ConfigError(
+                f"execution_modes[{mode!r}] must be an rc.ExecutionStrategy{hint}, not {strategy!r}"
+            )
+    return dict(modes)
 
 
 async def _awaited(awaitable: Any) -> Any:

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ..errors import NodeCreationError
 
 __all__ = ["ExecutionMode", "Node", "NodeSpec", "spec_of"]
 
 T = TypeVar("T")
-ExecutionMode = Literal["asyncio", "threads", "distributed"]
-EXECUTION_MODES: tuple[ExecutionMode, ...] = ("asyncio", "threads", "distributed")
+# A mode names a strategy of the runner: the built-ins ("asyncio", "threads",
+# "distributed") or one the user gave it. Which names exist is only known at
+# call time, from the runner, so a mode is a plain string.
+ExecutionMode = str
 
 
 class Node(Generic[T]):
@@ -31,16 +34,20 @@ class Node(Generic[T]):
     plain `def` (runs on a thread). Class attributes tune how it runs:
 
     Attributes:
-        execution_mode: "asyncio", "threads" or "distributed"; None picks
-            asyncio for `async def invoke` and threads for `def invoke`.
+        execution_mode: the name of a strategy of the runner: "asyncio",
+            "threads", "distributed" or one given with `Runner(execution_modes=...)`;
+            None picks asyncio for `async def invoke` and threads for `def invoke`.
         timeout: seconds one invocation may take; None for no limit.
-        ray_options: what a distributed node asks of the Ray cluster:
-            ``num_cpus``, ``num_gpus``, ``memory`` and custom ``resources``,
-            e.g. ``{"num_cpus": 1, "resources": {"big_disk": 1}}``.
+        execution_options: options for the strategies, keyed by mode, e.g.
+            ``{"distributed": {"num_cpus": 1, "resources": {"big_disk": 1}}}``
+            (what a distributed node asks of the Ray cluster: ``num_cpus``,
+            ``num_gpus``, ``memory`` and custom ``resources``).
+        ray_options: deprecated spelling of ``execution_options["distributed"]``.
     """
 
     execution_mode: ClassVar[ExecutionMode | None] = None
     timeout: ClassVar[float | None] = None
+    execution_options: ClassVar[Mapping[str, Mapping[str, Any]] | None] = None
     ray_options: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self) -> None:
@@ -67,6 +74,7 @@ class NodeSpec:
         "mode",
         "name",
         "node",
+        "options",
         "signature",
         "timeout",
     )
@@ -80,6 +88,7 @@ class NodeSpec:
         is_async: bool,
         mode: ExecutionMode | None = None,
         timeout: float | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.node = node  # what users pass to rc.call
         self.func = func  # the function to call, or None for a class node
@@ -87,11 +96,7 @@ class NodeSpec:
         module = getattr(node, "__module__", None) or "?"
         self.key = f"{module}:{getattr(node, '__qualname__', name)}"
         self.is_async = is_async
-        if mode is not None and mode not in EXECUTION_MODES:
-            raise NodeCreationError(
-                f"node {name!r}: execution_mode must be one of {', '.join(EXECUTION_MODES)} "
-                f"or None, not {mode!r}"
-            )
+        check_mode(f"node {name!r}", mode)
         if (mode == "threads" and is_async) or (mode == "asyncio" and not is_async):
             kind = "an async def" if is_async else "a plain def"
             raise NodeCreationError(
@@ -101,6 +106,7 @@ class NodeSpec:
         self.explicit_mode = mode is not None
         self.mode: ExecutionMode = mode or ("asyncio" if is_async else "threads")
         self.timeout = timeout
+        self.options: Mapping[str, Mapping[str, Any]] = check_options(f"node {name!r}", options)
         self.signature: inspect.Signature | None = None
         if func is not None and not is_async:
             try:
@@ -135,6 +141,52 @@ class NodeSpec:
         return f"NodeSpec({self.key}, mode={self.mode})"
 
 
+def check_mode(where: str, mode: Any) -> None:
+    """A mode is a non-empty string (whether the runner has it is checked at call time)."""
+    if mode is not None and (not isinstance(mode, str) or not mode):
+        raise NodeCreationError(
+            f"{where}: execution_mode must be the name of a strategy (a non-empty string "
+            f"such as 'asyncio', 'threads', 'distributed' or one given to the runner with "
+            f"execution_modes=...) or None, not {mode!r}"
+        )
+
+
+def check_options(
+    where: str, options: Mapping[str, Mapping[str, Any]] | None
+) -> Mapping[str, Mapping[str, Any]]:
+    """Per-mode options: a mapping of mode names to mappings of option names."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(
+        isinstance(mode, str) and isinstance(value, Mapping) for mode, value in options.items()
+    ):
+        raise NodeCreationError(
+            f"{where}: execution_options must map mode names to option mappings, e.g. "
+            f"{{'distributed': {{'num_cpus': 1}}}}, not {options!r}"
+        )
+    return {mode: dict(value) for mode, value in options.items()}
+
+
+def merge_ray_options(
+    name: str,
+    options: Mapping[str, Mapping[str, Any]] | None,
+    ray_options: Mapping[str, Any] | None,
+    stacklevel: int,
+) -> Mapping[str, Mapping[str, Any]] | None:
+    """Fold the deprecated `ray_options` into the per-mode options, with a warning."""
+    if ray_options is None:
+        return options
+    warnings.warn(
+        f"node {name!r}: ray_options is deprecated and goes away in the next release; "
+        f"write execution_options={{'distributed': {dict(ray_options)!r}}} instead",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    merged = dict(options or {})
+    merged.setdefault("distributed", ray_options)
+    return merged
+
+
 def spec_of(node: Any) -> NodeSpec:
     """The spec of a node type, built on first use and cached on it."""
     spec = getattr(node, "__rc_spec__", None)
@@ -155,12 +207,14 @@ def _make_spec(node: Any) -> NodeSpec:
                 f"{node.__qualname__} is not a node: subclass rc.Node, or pass a function"
             )
         is_async = inspect.iscoroutinefunction(node.invoke)
+        name = node.pretty_name()
         return NodeSpec(
             node,
-            name=node.pretty_name(),
+            name=name,
             is_async=is_async,
             mode=node.execution_mode,
             timeout=node.timeout,
+            options=merge_ray_options(name, node.execution_options, node.ray_options, 4),
         )
     if isinstance(node, Node):
         raise NodeCreationError(

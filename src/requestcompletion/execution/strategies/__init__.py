@@ -1,6 +1,7 @@
-"""The built-in execution strategies."""
+"""The built-in execution strategies: inline on the loop, a thread pool, a Ray cluster."""
 
-from .asyncio import AsyncioStrategy
+from .asyncio import AsyncioExecutionStrategy
+from .ray import DistributedExecutionStrategy
 from .threads import ThreadedExecutionStrategy
 
-__all__ = ["AsyncioStrategy", "ThreadedExecutionStrategy"]
+__all__ = ["AsyncioExecutionStrategy", "DistributedExecutionStrategy", "ThreadedExecutionStrategy"]

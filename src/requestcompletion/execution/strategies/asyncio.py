@@ -1,4 +1,4 @@
-"""AsyncioStrategy: run an `async def` node inline, in its caller's task.
+"""AsyncioExecutionStrategy: run an `async def` node inline, in its caller's task.
 
 Awaiting the coroutine directly (no task per call) is what makes `rc.call`
 cheaper than `asyncio.create_task`: concurrency comes from the caller, who
@@ -13,14 +13,14 @@ from typing import Any
 from ...state.records import NodeRecord
 from ..strategy import ExecutionStrategy
 
-__all__ = ["AsyncioStrategy"]
+__all__ = ["AsyncioExecutionStrategy"]
 
 
-class AsyncioStrategy(ExecutionStrategy):
+class AsyncioExecutionStrategy(ExecutionStrategy):
     """The default for `async def` nodes: the coroutine runs in the caller's task."""
 
     name = "asyncio"
 
-    def execute(self, record: NodeRecord) -> Awaitable[Any]:
-        work: Awaitable[Any] = record.work
+    def execute(self, task: NodeRecord) -> Awaitable[Any]:
+        work: Awaitable[Any] = task.work
         return work

@@ -14,9 +14,9 @@ sent back with `NodeHost.resolve`. The node's result or exception ends the run:
 the exception is raised here with its own type and the worker's traceback as
 its cause, or as a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
-Actors are pooled per resource shape (`ray_options`: `num_cpus`, `num_gpus`,
-`memory`, `resources`), at most as many as the cluster could place, and each
-node goes to the least busy one. A shape that no node of the cluster has fails
+Actors are pooled per resource shape (the node's ``execution_options["distributed"]``:
+`num_cpus`, `num_gpus`, `memory`, `resources`), at most as many as the cluster could
+place, and each node goes to the least busy one. A shape that no node of the cluster has fails
 at once; one that exists but stays taken fails after `place_timeout`. A worker
 that dies fails its node with a `RemoteNodeError` and its actor is replaced.
 Closing the runner kills its actors, and, when rc started the local cluster
@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import math
+import warnings
 from collections.abc import Mapping
 from types import CoroutineType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -63,10 +64,18 @@ def require_ray() -> ModuleType:
 class DistributedExecutionStrategy(ExecutionStrategy):
     """Runs nodes in Ray actors; rc calls, stream items and context writes come back here.
 
+    Give it to a runner to choose the cluster:
+    ``rc.Runner(execution_modes={"distributed": DistributedExecutionStrategy(address=...)})``;
+    without one, the runner makes a default one on the first distributed node.
+    What each node asks of the cluster is its ``execution_options["distributed"]``.
+
     Args:
         address: the cluster, "host:port"; None: the one this process is connected
-            to, else `$RAY_ADDRESS`, else a new local cluster.
-        init_options: extra keyword arguments for `ray.init`.
+            to, else `$RAY_ADDRESS`, else a new local cluster (shut down when the
+            last runner using it closes).
+        init: extra keyword arguments for `ray.init` when rc connects or starts the
+            cluster, e.g. ``{"runtime_env": {...}, "num_cpus": 4}``.
+        init_options: deprecated spelling of `init`.
         connect_timeout: seconds to wait for a connection to `address`
             (default: the class attribute, 15).
         start_timeout: seconds to wait for a local cluster to start (120).
@@ -84,15 +93,24 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     def __init__(
         self,
         address: str | None = None,
-        init_options: Mapping[str, Any] | None = None,
+        init: Mapping[str, Any] | None = None,
         *,
         connect_timeout: float | None = None,
         start_timeout: float | None = None,
         place_timeout: float | None = None,
+        init_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._ray = require_ray()
+        if init_options is not None:
+            warnings.warn(
+                "DistributedExecutionStrategy(init_options=...) is deprecated and goes away "
+                "in the next release; write init=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            init = init if init is not None else init_options
         self.address = address
-        self.init_options = dict(init_options or {})
+        self.init_options = dict(init or {})
         self.connect_timeout = connect_timeout or type(self).connect_timeout
         self.start_timeout = start_timeout or type(self).start_timeout
         self.place_timeout = place_timeout or type(self).place_timeout
@@ -106,14 +124,15 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
     @classmethod
     def from_config(cls, config: ExecutorConfig) -> DistributedExecutionStrategy:
-        """The strategy for a runner's config (`ray_address`, `ray_init`)."""
+        """The runner's default strategy (from the deprecated `ray_address`, `ray_init`)."""
         return cls(config.ray_address, config.ray_init)
 
     # --- running a node ------------------------------------------------------
 
-    async def execute(self, record: NodeRecord) -> Any:
+    async def execute(self, task: NodeRecord) -> Any:
         from ._ray_wire import pack_args, pack_node, pack_variables
 
+        record = task
         work, record.work = record.work, None
         if isinstance(work, CoroutineType):
             work.close()  # prepared for a local run; the node runs on the cluster instead
@@ -313,7 +332,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             raise ClusterError(
                 f"node {name!r} asks the Ray cluster for {needs!r}, but no node of the "
                 f"cluster has that much (its nodes have {available!r}); change the node's "
-                f"ray_options, or add a node that has them"
+                f"execution_options['distributed'], or add a node that has them"
             )
         totals = self._ray.cluster_resources()
         cap = max(1, int(totals.get("CPU", 1)))
@@ -337,15 +356,14 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
 
 def _options_of(spec: Any) -> dict[str, Any]:
-    """A node's `ray_options`, checked."""
-    raw = getattr(spec.node, "ray_options", None)
-    if raw is None and spec.func is not None:
-        raw = getattr(spec.func, "ray_options", None)
+    """A node's options for the cluster (`execution_options["distributed"]`), checked."""
+    raw = spec.options.get("distributed")
     if raw is None:
         return {}
     if not isinstance(raw, Mapping) or set(raw) - set(OPTION_KEYS):
         raise NodeCreationError(
-            f"node {spec.name!r}: ray_options must be a mapping with keys among "
+            f"node {spec.name!r}: execution_options['distributed'] must be a mapping with "
+            f"keys among "
             f"{', '.join(OPTION_KEYS)}, not {raw!r}"
         )
     options = dict(raw)
@@ -355,7 +373,7 @@ def _options_of(spec: Any) -> dict[str, Any]:
         isinstance(a, int | float) and not isinstance(a, bool) and a >= 0 for a in amounts
     ):
         raise NodeCreationError(
-            f"node {spec.name!r}: ray_options amounts must be numbers >= 0 "
+            f"node {spec.name!r}: execution_options['distributed'] amounts must be numbers >= 0 "
             f"(resources a mapping of names to numbers), not {raw!r}"
         )
     return options
@@ -407,7 +425,7 @@ class _Pool:
             if isinstance(error, TimeoutError):
                 raise ClusterError(
                     f"the Ray cluster did not place a worker for node {name!r} "
-                    f"(ray_options {self.options!r}) within {self.strategy.place_timeout}s: "
+                    f"(options {self.options!r}) within {self.strategy.place_timeout}s: "
                     f"the resources exist but stay taken; free them or add nodes"
                 ) from None
             if isinstance(error, Exception):

@@ -41,12 +41,12 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
         self._active = 0
         self._idle = threading.Condition()
 
-    def execute(self, record: NodeRecord) -> Awaitable[Any]:
+    def execute(self, task: NodeRecord) -> Awaitable[Any]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rc-node")
         with self._idle:
             self._active += 1
-        future = self._pool.submit(contextvars.copy_context().run, record.work)
+        future = self._pool.submit(contextvars.copy_context().run, task.work)
         future.add_done_callback(self._done)
         return asyncio.wrap_future(future)
 
