@@ -162,7 +162,23 @@ class Runner:
     # --- running ---------------------------------------------------------------
 
     def events(self) -> AsyncIterator[Event]:
-        """`async for event in runner.events():` every event of the run, until it closes."""
+        """`async for event in runner.events():` the run's events from now until it closes.
+
+        It delivers every event published from the moment `events()` is called
+        (not from the first step of the loop, so nothing in between is missed),
+        in publication order, and ends after `RunFinished` when the runner closes.
+        Events published before the call are not replayed: call it before
+        opening the runner to also get `RunStarted`, and read `runner.info` for
+        what the run had already done.
+
+        Raises:
+            ContextError: the runner is closed (its events are over).
+        """
+        if self._closed:
+            raise ContextError(
+                f"runner {self.run_id!r} is closed, so it has no more events; call "
+                f"runner.events() before or while it runs, and read runner.info afterwards"
+            )
         return self.publisher.events()
 
     @property
