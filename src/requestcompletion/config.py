@@ -162,6 +162,9 @@ class ExecutorConfig:
         save_state: write `{state_dir}/{run_identifier}.json` when the runner closes
             (never over another run's file: a taken name gives `{run_identifier}.2.json`).
         state_dir: the folder saved runs go to.
+        journal_fsync: with `save_state`, also fsync the run's journal after each
+            batch it writes (survives power loss, at the cost of a disk sync per batch;
+            without it a batch reaches the OS, which survives the process dying).
         execution_mode: where nodes without a mode of their own run: the name of
             one of the runner's strategies ("asyncio", "threads", "distributed" or
             one given with `Runner(execution_modes=...)`; an unknown name fails
@@ -196,6 +199,7 @@ class ExecutorConfig:
     state_dir: str | os.PathLike[str] = field(
         default=_NOT_GIVEN, metadata=_setting(".covailence", _path)
     )
+    journal_fsync: bool = field(default=_NOT_GIVEN, metadata=_setting(False, _flag))
     execution_mode: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _mode))
     max_concurrency: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))
     max_threads: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))

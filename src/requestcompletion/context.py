@@ -11,18 +11,18 @@ import asyncio
 import re
 from collections.abc import Awaitable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .errors import ContextError
-
-if TYPE_CHECKING:
-    from .runner import Runner
-    from .state.records import NodeRecord
+from .state.records import NodeRecord
 
 __all__ = ["RemoteLink", "context", "current_link", "current_node", "current_runner", "fill_prompt"]
 
-# The runner whose block we are in, and the node whose code is running.
-current_runner: ContextVar[Runner | None] = ContextVar("rc_runner", default=None)
+# The runner whose block we are in, and the node whose code is running. The
+# runner is a layer above this one, so this module knows it only as "something
+# with `variables`"; the layers that use more of it (runner, interaction) read
+# the variable into a local annotated `Runner | None`.
+current_runner: ContextVar[Any] = ContextVar("rc_runner", default=None)
 current_node: ContextVar[NodeRecord | None] = ContextVar("rc_node", default=None)
 
 
@@ -61,7 +61,7 @@ def loop_running() -> bool:
     return True
 
 
-def active_runner(what: str) -> Runner:
+def active_runner(what: str) -> Any:
     """The current runner, or a ContextError saying that `what` needs one."""
     runner = current_runner.get()
     if runner is None:
@@ -75,12 +75,11 @@ def active_runner(what: str) -> Runner:
 def _variables(what: str) -> dict[str, Any]:
     """The current runner's variables (or, on a Ray worker, the driver's through the link)."""
     runner = current_runner.get()
-    if runner is not None:
-        return runner.variables
-    link = current_link.get()
-    if link is not None:
-        return link.variables
-    return active_runner(what).variables
+    if runner is None:
+        link = current_link.get()
+        runner = link if link is not None else active_runner(what)
+    variables: dict[str, Any] = runner.variables
+    return variables
 
 
 class _Context:

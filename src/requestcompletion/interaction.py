@@ -13,15 +13,13 @@ import asyncio
 import gc
 import sys
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator, Iterable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from .context import active_runner, current_link, current_node, current_runner, loop_running
 from .errors import ContextError, NodeCreationError
-from .nodes.base import Node, spec_of
-
-if TYPE_CHECKING:
-    from .runner import Runner
-    from .state.records import NodeRecord
+from .nodes.base import Node
+from .runner import Runner, request, request_sync
+from .state.records import NodeRecord
 
 __all__ = ["batch", "call", "call_sync", "stream"]
 
@@ -66,47 +64,21 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
         NodeCreationError: the arguments do not fit the node.
     """
     parent = current_node.get()
-    runner = current_runner.get()
+    runner: Runner | None = current_runner.get()
     if parent is None or runner is None:
         if runner is None:
             link = current_link.get()
             if link is not None:  # a node on a Ray worker: its children run on the driver
                 return await link.call(node, args, kwargs)
             return await _in_temporary_runner(node, args, kwargs)
-        return await runner.request(node, args, kwargs)
-    return await runner.coordinator.submit(register(runner, node, args, kwargs or None, parent))
-
-
-def register(
-    runner: Runner,
-    node: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any] | None,
-    parent: NodeRecord | None,
-) -> NodeRecord:
-    """Create the node's invocation and record the call; a creation failure is recorded too."""
-    state = runner.state
-    try:
-        spec = spec_of(node)
-        work = spec.create(args, kwargs)
-    except NodeCreationError as error:
-        from .state.persistence import SavedType
-
-        kind = getattr(node, "__rc_spec__", None) or SavedType(
-            getattr(node, "__name__", type(node).__name__), repr(node)
-        )
-        state.register_failed(kind, args, kwargs, parent, error)
-        if runner.config.end_on_error:
-            runner.end_run(error)
-        raise
-    return state.register(spec, args, kwargs, parent, work)
+        return await request(runner, node, args, kwargs)
+    coordinator = runner.coordinator
+    return await coordinator.submit(coordinator.register(node, args, kwargs or None, parent))
 
 
 async def _in_temporary_runner(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from .runner import Runner
-
     async with Runner() as runner:
-        return await runner.request(node, args, kwargs)
+        return await request(runner, node, args, kwargs)
 
 
 def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -120,21 +92,19 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
             "rc.call_sync was called inside a running event loop, where it would block the "
             "loop; use `await rc.call(...)` instead"
         )
-    runner = current_runner.get()
+    runner: Runner | None = current_runner.get()
     if runner is None:
         link = current_link.get()
         if link is not None:  # a thread node on a Ray worker
             return link.call_sync(node, args, kwargs)
-        from .runner import Runner
-
         with Runner() as temporary:
-            return temporary.run_sync_answer(node, args, kwargs)
+            return request_sync(temporary, node, args, kwargs)
     if current_node.get() is not None:  # a thread node: hand the call to the runner's loop
         loop = runner.loop
         if loop is None or loop.is_closed():
             raise ContextError("rc.call_sync: this runner's event loop is not running")
         return asyncio.run_coroutine_threadsafe(call(node, *args, **kwargs), loop).result()
-    return runner.run_sync_answer(node, args, kwargs)
+    return request_sync(runner, node, args, kwargs)
 
 
 async def batch(
@@ -154,8 +124,6 @@ async def batch(
     # a list: uneven input fails here, before any call starts
     calls = [(node, args, None) for args in zip(*iterables, strict=True)]
     if current_runner.get() is None and current_link.get() is None:
-        from .runner import Runner
-
         async with Runner():  # one temporary runner for the whole batch
             return await call_all(calls, return_exceptions)
     return await call_all(calls, return_exceptions)
@@ -170,7 +138,8 @@ async def call_all(
     Inside a node the calls are registered at once and each runs in a task of
     its own; elsewhere (top level, a Ray worker) each is an ordinary `call`.
     """
-    runner, parent = current_runner.get(), current_node.get()
+    runner: Runner | None = current_runner.get()
+    parent = current_node.get()
     if runner is None or parent is None:
         runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
         return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
@@ -186,7 +155,7 @@ async def call_all(
         records: list[NodeRecord | BaseException] = []
         for node, args, kwargs in calls:
             try:
-                records.append(register(runner, node, args, kwargs or None, parent))
+                records.append(runner.coordinator.register(node, args, kwargs or None, parent))
             except NodeCreationError as error:
                 if not return_exceptions:
                     _discard(runner, records)
@@ -278,7 +247,7 @@ def stream(item: Any) -> Awaitable[None]:
     Raises:
         ContextError: no runner is active.
     """
-    runner = current_runner.get()
+    runner: Runner | None = current_runner.get()
     if runner is None:
         link = current_link.get()
         if link is not None:  # a node on a Ray worker: the item goes to the driver

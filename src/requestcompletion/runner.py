@@ -16,7 +16,6 @@ import asyncio
 import contextvars
 import os
 import resource
-import threading
 import time
 import uuid
 import warnings
@@ -30,18 +29,18 @@ from . import _signals
 from .config import ExecutorConfig, resolve_config
 from .context import current_node, current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
+from .execution.control import RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
-from .interaction import register
 from .observability.logging import RunLogging
-from .pubsub.events import Event, FatalFailure, RunFinished, Streamed
-from .pubsub.publisher import RCPublisher
+from .pubsub.events import Event, RunFinished, Streamed
+from .pubsub.publisher import RCPublisher, _is_async
 from .state.info import ExecutionInfo
 from .state.journal import Journal, JournaledVariables
-from .state.records import NodeRecord, error_text
+from .state.records import NodeRecord
 from .state.state import RCState
 
-__all__ = ["Runner", "Session"]
+__all__ = ["Runner", "Session", "request", "request_sync"]
 
 
 class Runner:
@@ -83,13 +82,10 @@ class Runner:
         self.run_id: str = self.config.run_identifier or str(uuid.uuid4())
         self.publisher = RCPublisher(self.run_id)
         self.state = RCState(self.run_id, self.publisher)
-        self.coordinator = Coordinator(self, self.state, execution_modes)
         self.variables: dict[str, Any] = dict(context or {})
-        self.fatal: BaseException | None = None  # the error that ended the run, if any
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self.control = RunControl(self.run_id, self.publisher, self.state, self.variables)
+        self.coordinator = Coordinator(self.control, self.state, self.config, execution_modes)
         self.saved_to: Path | None = None
-        self._requests: set[asyncio.Task[Any]] = set()
         self._timed_out = False
         self._loop_runner: asyncio.Runner | None = None
         self._token: Token[Runner | None] | None = None
@@ -107,7 +103,7 @@ class Runner:
 
     async def __aenter__(self) -> Runner:
         self._open()
-        self._bind(asyncio.get_running_loop())
+        self.control.bind(asyncio.get_running_loop())
         return self
 
     def _open(self) -> None:
@@ -152,12 +148,17 @@ class Runner:
         state.journal = Journal.start(Path(config.state_dir), state, summary, config.journal_fsync)
         if state.journal is not None:
             self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
+            self.control.variables = self.variables  # what nodes read and write, journaled
 
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.loop is not loop:
-            self.loop = loop
-            self._loop_thread = threading.get_ident()
-            self.publisher.bind(loop)
+    @property
+    def fatal(self) -> BaseException | None:
+        """The error that ended the run (with `end_on_error`, or a `FatalError`), if any."""
+        return self.control.fatal
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the run's requests run on, once one has run."""
+        return self.control.loop
 
     # --- running ---------------------------------------------------------------
 
@@ -200,10 +201,6 @@ class Runner:
         record, _ = self._run_on_own_loop(self._request(node, args, kwargs))
         return ExecutionInfo(self.state, self._run, answer_of=record.id)
 
-    def run_sync_answer(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Run a top-level request from sync code and return its output."""
-        return self._run_on_own_loop(self.request(node, args, kwargs))
-
     def _run_on_own_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
         try:
             self._check_open()
@@ -221,21 +218,17 @@ class Runner:
             raise value
         return value
 
-    async def request(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """A top-level request, in a task of its own, under the runner's timeout; its output."""
-        return (await self._request(node, args, kwargs))[1]
-
     async def _request(
         self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[NodeRecord, Any]:
         self._check_open()
-        if self.fatal is not None:
-            raise self.fatal
-        self._bind(asyncio.get_running_loop())
-        record = register(self, node, args, kwargs or None, None)
+        control = self.control
+        if control.fatal is not None:
+            raise control.fatal
+        control.bind(asyncio.get_running_loop())
+        record = self.coordinator.register(node, args, kwargs or None, None)
         task = asyncio.create_task(self._top_level(record))
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
+        control.own(task)
         journal = self.state.journal
         if journal is None:
             return record, await task
@@ -260,9 +253,10 @@ class Runner:
                 return await self.coordinator.submit(record)
         except BaseException as error:
             if self.state.running:
-                await self._reap(record)
-            if self.fatal is not None and error is not self.fatal:
-                raise self.fatal from None
+                await self.control.reap(record)
+            fatal = self.control.fatal
+            if fatal is not None and error is not fatal:
+                raise fatal from None
             if isinstance(error, TimeoutError) and scope.expired():
                 self._timed_out = True
                 raise GlobalTimeOutError(
@@ -271,24 +265,6 @@ class Runner:
                     f"Raise ExecutorConfig.timeout, or set it to None for no limit"
                 ) from None
             raise
-
-    def end_run(self, error: BaseException) -> None:
-        """End the whole run because of `error`: cancel every top-level request."""
-        if self.fatal is not None:
-            return
-        self.fatal = error
-        if self.publisher.active:
-            self.publisher.publish(
-                FatalFailure(self.run_id, None, None, None, time.perf_counter(), error)
-            )
-        for task in list(self._requests):
-            task.cancel()
-
-    def cancel_reason(self) -> str:
-        """Why running nodes are being cancelled now."""
-        if self.fatal is not None:
-            return f"the run ended: {error_text(self.fatal)}"  # safe from a raising __str__
-        return "cancelled"
 
     def cancel(self, node_id: int) -> bool:
         """Cancel a running node and everything under it; its caller gets NodeCancelledError.
@@ -304,35 +280,8 @@ class Runner:
         record = records[node_id]
         if record.status != "running":
             return False
-        loop = self.loop
-        if loop is not None and threading.get_ident() != self._loop_thread:
-            loop.call_soon_threadsafe(self._cancel_record, record)
-        else:
-            self._cancel_record(record)
+        self.control.cancel(record)
         return True
-
-    @staticmethod
-    def _cancel_record(record: NodeRecord) -> None:
-        if record.status == "running":
-            record.cancel_requested = True
-            if record.task is not None:  # else it is cancelled as soon as it starts
-                record.task.cancel()
-
-    async def _reap(self, root: NodeRecord | None = None) -> None:
-        """Cancel nodes still running (under `root`, or all) and wait for them to stop."""
-        current = asyncio.current_task()
-        tasks = set()
-        for record in self.state.running_records():
-            if root is not None and _root_of(record) is not root:
-                continue
-            task = record.task
-            if task is None or task.done():
-                self.state.cancel(record, self.cancel_reason())
-            elif task is not current:
-                task.cancel()
-                tasks.add(task)
-        if tasks:
-            await asyncio.wait(tasks)
 
     # --- closing ---------------------------------------------------------------
 
@@ -376,7 +325,7 @@ class Runner:
 
     async def _close_async(self, exc: BaseException | None) -> None:
         if self.state.running:
-            await self._reap()
+            await self.control.reap()
         self._finish(exc)
         await self.publisher.aclose()
         self._release()
@@ -507,16 +456,8 @@ def _node_writing() -> int | None:
     return None if record is None else record.id
 
 
-def _root_of(record: NodeRecord) -> NodeRecord:
-    while record.parent is not None:
-        record = record.parent
-    return record
-
-
 def _items_to(subscriber: Any) -> Any:
     """Adapt the config's `subscriber` (which gets stream items) to an event callback."""
-    from .pubsub.publisher import _is_async
-
     if _is_async(subscriber):
 
         async def deliver_async(event: Any) -> None:
@@ -528,3 +469,17 @@ def _items_to(subscriber: Any) -> Any:
         subscriber(event.item)
 
     return deliver
+
+
+async def request(runner: Runner, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A top-level request of `runner`, in a task of its own, under its timeout; its output.
+
+    For `rc.call` at the top of a runner block (not a method: it is not the
+    runner's public face).
+    """
+    return (await runner._request(node, args, kwargs))[1]
+
+
+def request_sync(runner: Runner, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`request` from synchronous code, on the runner's own loop: for `rc.call_sync`."""
+    return runner._run_on_own_loop(runner._request(node, args, kwargs))[1]

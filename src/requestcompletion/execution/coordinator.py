@@ -13,22 +13,28 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import ExecutorConfig
 from ..context import current_node
-from ..errors import ConfigError, FatalError, NodeCancelledError, NodeTimeoutError
+from ..errors import (
+    ConfigError,
+    FatalError,
+    NodeCancelledError,
+    NodeCreationError,
+    NodeTimeoutError,
+)
+from ..nodes.base import spec_of
+from ..state.persistence import SavedType
 from ..state.records import NodeRecord
 from ..state.state import RCState
+from .control import RunControl
 from .strategies import (
     AsyncioExecutionStrategy,
     DistributedExecutionStrategy,
     ThreadedExecutionStrategy,
 )
 from .strategy import ExecutionStrategy
-
-if TYPE_CHECKING:
-    from ..runner import Runner
 
 __all__ = ["Coordinator"]
 
@@ -63,20 +69,22 @@ class Coordinator:
     """Routes calls to execution strategies and records their outcomes.
 
     Args:
-        runner: the runner whose calls it runs.
-        state: the runner's state.
+        control: the run's control state (its fatal error, cancel reasons, loop).
+        state: the run's records.
+        config: the run's config.
         modes: the user's strategies by mode name, merged over the built-ins.
     """
 
     def __init__(
         self,
-        runner: Runner,
+        control: RunControl,
         state: RCState,
+        config: ExecutorConfig,
         modes: Mapping[str, ExecutionStrategy] | None = None,
     ) -> None:
-        self.runner = runner
+        self.control = control
         self.state = state
-        config = runner.config
+        self.config = config
         self.end_on_error = config.end_on_error
         self.strategies: dict[str, ExecutionStrategy] = _checked(modes)
         self.strategies.setdefault("asyncio", AsyncioExecutionStrategy())
@@ -106,8 +114,50 @@ class Coordinator:
                     f"have; its modes are {', '.join(map(repr, self.modes))}. Give the "
                     f"runner a strategy for it: rc.Runner(execution_modes={{{mode!r}: ...}})"
                 )
-            strategy = self.strategies[mode] = make(self.runner.config)
+            strategy = self.strategies[mode] = make(self.config)
         return strategy
+
+    def register(
+        self,
+        node: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        parent: NodeRecord | None,
+    ) -> NodeRecord:
+        """Create the node's invocation and record the call; a creation failure is recorded too.
+
+        Raises:
+            NodeCreationError: the arguments do not fit the node.
+        """
+        try:
+            spec = spec_of(node)
+            work = spec.create(args, kwargs)
+        except NodeCreationError as error:
+            kind = getattr(node, "__rc_spec__", None) or SavedType(
+                getattr(node, "__name__", type(node).__name__), repr(node)
+            )
+            self.state.register_failed(kind, args, kwargs, parent, error)
+            if self.end_on_error:
+                self.control.end_run(error)
+            raise
+        return self.state.register(spec, args, kwargs, parent, work)
+
+    # --- the Driver interface: what a node running elsewhere does back here ------
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The run's `rc.context` variables."""
+        return self.control.variables
+
+    async def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
+    ) -> Any:
+        """Run `node` as a child of `parent` (a node running elsewhere, e.g. on a Ray worker)."""
+        return await self.submit(self.register(node, args, kwargs or None, parent))
+
+    def stream(self, record: NodeRecord, item: Any) -> None:
+        """An `rc.stream` item of `record`'s node."""
+        self.state.add_streamed(record, item)
 
     async def submit(self, record: NodeRecord) -> Any:
         """Run a registered call to its end; return its output or raise its error."""
@@ -115,7 +165,7 @@ class Coordinator:
         mode = spec.mode if self.default_mode is None or spec.explicit_mode else self.default_mode
         limited = self.limit is not None and await self._take_slot(record)
         token = current_node.set(record)
-        task = record.task = _task_of(self.runner.loop)
+        task = record.task = _task_of(self.control.loop)
         try:
             # inside the try: a strategy that cannot start (Ray missing) fails this node
             strategy = self.strategies.get(mode) or self.strategy(mode, f"node {spec.name!r}")
@@ -136,19 +186,19 @@ class Coordinator:
                 )
                 self.state.cancel(record, "cancelled by runner.cancel", error)
                 raise error from None
-            self.state.cancel(record, self.runner.cancel_reason())
+            self.state.cancel(record, self.control.cancel_reason())
             raise
         except BaseException as error:
             self.state.fail(record, error)
             if self.end_on_error or isinstance(error, FatalError):
-                self.runner.end_run(error)
+                self.control.end_run(error)
             raise
         finally:
             current_node.reset(token)
             if limited:
                 await self._give_slot(record)
-        if self.runner.fatal is not None:  # the run ended while this node was finishing
-            self.state.cancel(record, self.runner.cancel_reason())
+        if self.control.fatal is not None:  # the run ended while this node was finishing
+            self.state.cancel(record, self.control.cancel_reason())
             raise asyncio.CancelledError
         self.state.finish(record, output)
         return output
@@ -171,7 +221,7 @@ class Coordinator:
         try:
             await self.limit.acquire()
         except asyncio.CancelledError:
-            self.state.cancel(record, self.runner.cancel_reason())
+            self.state.cancel(record, self.control.cancel_reason())
             await self._give_slot(record)
             raise
         self._holding.add(record.id)

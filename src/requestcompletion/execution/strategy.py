@@ -22,11 +22,31 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Protocol
 
 from ..state.records import NodeRecord
 
-__all__ = ["ExecutionStrategy"]
+__all__ = ["Driver", "ExecutionStrategy"]
+
+
+class Driver(Protocol):
+    """What a node running elsewhere (another process, a cluster) may do back on the driver.
+
+    The coordinator is one: a remote node's `rc.call`, `rc.stream` and
+    `rc.context` go through it, so the recorded graph is the same as for a local node.
+    """
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The run's `rc.context` variables."""
+
+    def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
+    ) -> Awaitable[Any]:
+        """Run `node` on the driver as a child of `parent`; its output (or its exception)."""
+
+    def stream(self, record: NodeRecord, item: Any) -> None:
+        """Record and publish an `rc.stream` item of `record`'s node."""
 
 
 class ExecutionStrategy(abc.ABC):

@@ -31,17 +31,13 @@ import math
 import warnings
 from collections.abc import Mapping
 from types import CoroutineType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...config import ExecutorConfig
 from ...context import current_runner
 from ...errors import ClusterError, MissingExtraError, NodeCreationError, RemoteNodeError
 from ...state.records import NodeRecord
-from ..strategy import ExecutionStrategy
-
-if TYPE_CHECKING:
-    from ...config import ExecutorConfig
-    from ...runner import Runner
-    from ...state.state import RCState
+from ..strategy import Driver, ExecutionStrategy
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -140,6 +136,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             await self._connect()
         runner = current_runner.get()
         assert runner is not None  # the coordinator runs nodes inside their runner
+        driver: Driver = runner.coordinator
         spec = record.spec
         payload = (
             pack_node(spec.name, spec.node),
@@ -149,7 +146,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         host = await pool.acquire(spec.name)
         try:
             return await self._drive(
-                pool, host, record, runner, payload, pack_variables(runner.variables)
+                pool, host, record, driver, payload, pack_variables(driver.variables)
             )
         finally:
             host.busy -= 1
@@ -159,7 +156,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         pool: _Pool,
         host: _Host,
         record: NodeRecord,
-        runner: Runner,
+        driver: Driver,
         payload: tuple[bytes, bytes],
         variables: bytes | None,
     ) -> Any:
@@ -167,7 +164,6 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
         exceptions = self._ray.exceptions
         where = f"node {record.spec.name!r} (id {record.id})"
-        state: RCState = runner.state
         children: set[asyncio.Task[None]] = set()
         ended = False  # the node's outcome came back
         handle: int | None = None  # the node talked back: it goes on through `follow`
@@ -185,15 +181,15 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     ended = True
                     raise decode_error(where, *message[1:])
                 if kind == "call":
-                    child = asyncio.create_task(self._serve(host, runner, *message[1:]))
+                    child = asyncio.create_task(self._serve(host, driver, record, *message[1:]))
                     children.add(child)
                     child.add_done_callback(children.discard)
                 elif kind == "stream":
-                    state.add_streamed(record, loads(message[1]))
+                    driver.stream(record, loads(message[1]))
                 elif kind == "put":
-                    runner.variables[message[1]] = loads(message[2])
+                    driver.variables[message[1]] = loads(message[2])
                 elif kind == "delete":
-                    runner.variables.pop(message[1], None)
+                    driver.variables.pop(message[1], None)
             return None
 
         first = host.actor.start.remote(*payload, variables)
@@ -261,15 +257,16 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    async def _serve(self, host: _Host, runner: Runner, call_id: int, blob: bytes) -> None:
+    async def _serve(
+        self, host: _Host, driver: Driver, parent: NodeRecord, call_id: int, blob: bytes
+    ) -> None:
         """Run a child the remote node called, here, and send its outcome back."""
-        from ...interaction import call
         from ._ray_wire import dumps, encode_error, loads, pack_variables
 
         ok = False
         try:
             node, args, kwargs = loads(blob)
-            output = await call(node, *args, **(kwargs or {}))
+            output = await driver.call(node, args, kwargs, parent)
             try:
                 reply, ok = dumps(output), True
             except Exception as error:
@@ -283,7 +280,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 RemoteNodeError(f"{name}: {error}", remote_type=name, remote_traceback=text)
             )
         try:
-            await host.actor.resolve.remote(call_id, ok, reply, pack_variables(runner.variables))
+            await host.actor.resolve.remote(call_id, ok, reply, pack_variables(driver.variables))
         except self._ray.exceptions.RayError:
             pass  # the worker is gone: the node's own stream reports that
 

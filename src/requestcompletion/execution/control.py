@@ -1,0 +1,113 @@
+"""RunControl: the run-control state of one run, given to the coordinator instead of the runner.
+
+Whoever runs nodes needs a few facts about the run as a whole: whether it has
+ended (and by which error), why running nodes are being cancelled, which
+top-level request tasks it owns, and on which loop it runs. They live here, in
+one object, so that the coordinator and the strategies depend on this small
+thing and never on the `Runner` above them (whose job is the lifecycle: open,
+close, save).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from ..pubsub.events import FatalFailure
+from ..pubsub.publisher import RCPublisher
+from ..state.records import NodeRecord, error_text
+from ..state.state import RCState
+
+__all__ = ["RunControl"]
+
+
+class RunControl:
+    """The run's fatal error, its owned request tasks, cancellation and its loop.
+
+    Args:
+        run_id: the run's id (for events).
+        publisher: where `FatalFailure` is published when the run ends.
+        state: the run's records (to find what is still running).
+        variables: the run's `rc.context` variables.
+    """
+
+    def __init__(
+        self, run_id: str, publisher: RCPublisher, state: RCState, variables: dict[str, Any]
+    ) -> None:
+        self.run_id = run_id
+        self.publisher = publisher
+        self.state = state
+        self.variables = variables
+        self.fatal: BaseException | None = None  # the error that ended the run, if any
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self.requests: set[asyncio.Task[Any]] = set()  # the top-level request tasks
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on `loop` from now on (the loop the run's requests run on)."""
+        if self.loop is not loop:
+            self.loop = loop
+            self.loop_thread = threading.get_ident()
+            self.publisher.bind(loop)
+
+    def own(self, task: asyncio.Task[Any]) -> None:
+        """Hold a top-level request task until it ends (ending the run cancels it)."""
+        self.requests.add(task)
+        task.add_done_callback(self.requests.discard)
+
+    def end_run(self, error: BaseException) -> None:
+        """End the whole run because of `error`: cancel every top-level request."""
+        if self.fatal is not None:
+            return
+        self.fatal = error
+        if self.publisher.active:
+            self.publisher.publish(
+                FatalFailure(self.run_id, None, None, None, time.perf_counter(), error)
+            )
+        for task in list(self.requests):
+            task.cancel()
+
+    def cancel_reason(self) -> str:
+        """Why running nodes are being cancelled now."""
+        if self.fatal is not None:
+            return f"the run ended: {error_text(self.fatal)}"  # safe from a raising __str__
+        return "cancelled"
+
+    def cancel(self, record: NodeRecord) -> None:
+        """Cancel a running node and everything under it, from any thread."""
+        loop = self.loop
+        if loop is not None and threading.get_ident() != self.loop_thread:
+            loop.call_soon_threadsafe(_cancel_record, record)
+        else:
+            _cancel_record(record)
+
+    async def reap(self, root: NodeRecord | None = None) -> None:
+        """Cancel nodes still running (under `root`, or all) and wait for them to stop."""
+        current = asyncio.current_task()
+        tasks = set()
+        for record in self.state.running_records():
+            if root is not None and _root_of(record) is not root:
+                continue
+            task = record.task
+            if task is None or task.done():
+                self.state.cancel(record, self.cancel_reason())
+            elif task is not current:
+                task.cancel()
+                tasks.add(task)
+        if tasks:
+            await asyncio.wait(tasks)
+
+
+def _cancel_record(record: NodeRecord) -> None:
+    if record.status == "running":
+        record.cancel_requested = True
+        if record.task is not None:  # else it is cancelled as soon as it starts
+            record.task.cancel()
+
+
+def _root_of(record: NodeRecord) -> NodeRecord:
+    while record.parent is not None:
+        record = record.parent
+    return record
