@@ -138,9 +138,27 @@ def _ray_init(name: str, value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
-def _setting(default: Any, check: Callable[[str, Any], Any], instead: str = "") -> dict[str, Any]:
-    """A field's metadata: its default, its checker and, for an old spelling, what to write."""
-    return {"default": default, "check": check, "instead": instead}
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _path_text(value: Any) -> Any:
+    return None if value is None else os.fspath(value)
+
+
+def _callable_name(value: Any) -> Any:
+    return None if value is None else getattr(value, "__qualname__", "callable")
+
+
+def _setting(
+    default: Any,
+    check: Callable[[str, Any], Any],
+    instead: str = "",
+    saved: Callable[[Any], Any] | None = _as_is,
+) -> dict[str, Any]:
+    """A field's metadata: its default, its checker, for an old spelling what to write
+    instead, and how a saved run shows it (None: left out of saved runs)."""
+    return {"default": default, "check": check, "instead": instead, "saved": saved}
 
 
 _DISTRIBUTED = "rc.Runner(execution_modes={'distributed': DistributedExecutionStrategy(%s=...)})"
@@ -188,16 +206,16 @@ class ExecutorConfig:
         default=_NOT_GIVEN, metadata=_setting("REGULAR", _logging_setting)
     )
     log_file: str | os.PathLike[str] | None = field(
-        default=_NOT_GIVEN, metadata=_setting(None, _path_or_none)
+        default=_NOT_GIVEN, metadata=_setting(None, _path_or_none, saved=_path_text)
     )
     subscriber: Callable[[Any], Any] | None = field(
-        default=_NOT_GIVEN, metadata=_setting(None, _callable)
+        default=_NOT_GIVEN, metadata=_setting(None, _callable, saved=_callable_name)
     )
     run_identifier: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _run_identifier))
     prompt_injection: bool = field(default=_NOT_GIVEN, metadata=_setting(True, _flag))
     save_state: bool = field(default=_NOT_GIVEN, metadata=_setting(True, _flag))
     state_dir: str | os.PathLike[str] = field(
-        default=_NOT_GIVEN, metadata=_setting(".covailence", _path)
+        default=_NOT_GIVEN, metadata=_setting(".covailence", _path, saved=_path_text)
     )
     journal_fsync: bool = field(default=_NOT_GIVEN, metadata=_setting(False, _flag))
     execution_mode: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _mode))
@@ -207,7 +225,7 @@ class ExecutorConfig:
         default=_NOT_GIVEN, metadata=_setting(None, _ray_address, _DISTRIBUTED % "address")
     )
     ray_init: Mapping[str, Any] | None = field(
-        default=_NOT_GIVEN, metadata=_setting(None, _ray_init, _DISTRIBUTED % "init")
+        default=_NOT_GIVEN, metadata=_setting(None, _ray_init, _DISTRIBUTED % "init", saved=None)
     )
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
@@ -215,6 +233,15 @@ class ExecutorConfig:
         _settle(self)
         # stack: _warn_deprecated < __post_init__ < __init__ < the user's line
         _warn_deprecated(self.given, stacklevel=4)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields as a saved run shows them: JSON values; `ray_init` left out
+        (its runtime_env may hold secrets)."""
+        return {
+            f.name: f.metadata["saved"](getattr(self, f.name))
+            for f in _FIELDS
+            if f.metadata["saved"] is not None
+        }
 
     def replace(self, **changes: Any) -> ExecutorConfig:
         """A copy with some fields changed (the given fields are kept).

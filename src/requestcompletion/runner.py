@@ -86,7 +86,6 @@ class Runner:
         self.control = RunControl(self.run_id, self.publisher, self.state, self.variables)
         self.coordinator = Coordinator(self.control, self.state, self.config, execution_modes)
         self.saved_to: Path | None = None
-        self._timed_out = False
         self._loop_runner: asyncio.Runner | None = None
         self._token: Token[Runner | None] | None = None
         self._logging: RunLogging | None = None
@@ -258,7 +257,7 @@ class Runner:
             if fatal is not None and error is not fatal:
                 raise fatal from None
             if isinstance(error, TimeoutError) and scope.expired():
-                self._timed_out = True
+                self.control.timed_out = True
                 raise GlobalTimeOutError(
                     f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
                     f"timeout of {self.config.timeout}s; everything under it was cancelled. "
@@ -341,7 +340,7 @@ class Runner:
 
     def _finish(self, exc: BaseException | None) -> None:
         self._closed = True
-        outcome = self._outcome(exc)
+        outcome = self.control.outcome(exc)
         state = self.state
         self._run.update(
             outcome=outcome,
@@ -392,44 +391,11 @@ class Runner:
                 stacklevel=3,
             )
 
-    def _outcome(self, exc: BaseException | None) -> str:
-        if self._timed_out or isinstance(exc, GlobalTimeOutError):
-            return "timeout"
-        if self.fatal is not None or (
-            exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        ):
-            return "failed"
-        records = self.state.records
-        statuses = {records[i].status for i in self.state.roots}
-        if "failed" in statuses:
-            return "failed"
-        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-            return "cancelled"
-        return "succeeded"
-
     def _config_summary(self) -> dict[str, Any]:
-        config = self.config
-        subscriber = config.subscriber
-        return {
-            "timeout": config.timeout,
-            "end_on_error": config.end_on_error,
-            "logging_setting": config.logging_setting,
-            "log_file": None if config.log_file is None else os.fspath(config.log_file),
-            "subscriber": None
-            if subscriber is None
-            else getattr(subscriber, "__qualname__", "callable"),
-            "run_identifier": self.run_id,
-            "prompt_injection": config.prompt_injection,
-            "save_state": config.save_state,
-            "state_dir": os.fspath(config.state_dir),
-            "journal_fsync": config.journal_fsync,
-            "execution_mode": config.execution_mode,
-            "max_concurrency": config.max_concurrency,
-            "max_threads": config.max_threads,
-            "execution_modes": list(self.coordinator.modes),
-            # ray_init stays out: its runtime_env may hold secrets
-            "ray_address": config.ray_address,
-        }
+        summary = self.config.summary()
+        summary["run_identifier"] = self.run_id
+        summary["execution_modes"] = list(self.coordinator.modes)
+        return summary
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._opened else "new"

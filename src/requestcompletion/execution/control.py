@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from ..errors import GlobalTimeOutError
 from ..pubsub.events import FatalFailure
 from ..pubsub.publisher import RCPublisher
 from ..state.records import NodeRecord, error_text
@@ -44,6 +45,7 @@ class RunControl:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None
         self.requests: set[asyncio.Task[Any]] = set()  # the top-level request tasks
+        self.timed_out = False  # a top-level request ran past the runner's timeout
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run on `loop` from now on (the loop the run's requests run on)."""
@@ -74,6 +76,22 @@ class RunControl:
         if self.fatal is not None:
             return f"the run ended: {error_text(self.fatal)}"  # safe from a raising __str__
         return "cancelled"
+
+    def outcome(self, exc: BaseException | None) -> str:
+        """How the run ended, for its saved file: `exc` is what left the runner's block."""
+        if self.timed_out or isinstance(exc, GlobalTimeOutError):
+            return "timeout"
+        if self.fatal is not None or (
+            exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        ):
+            return "failed"
+        records = self.state.records
+        statuses = {records[i].status for i in self.state.roots}
+        if "failed" in statuses:
+            return "failed"
+        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+            return "cancelled"
+        return "succeeded"
 
     def cancel(self, record: NodeRecord) -> None:
         """Cancel a running node and everything under it, from any thread."""
