@@ -1,8 +1,13 @@
-"""Who is running: the current runner and node, the runner's shared variables, prompt filling.
+"""Who is running: the current runner, host and node, the run's shared variables, prompt filling.
 
 Everything here is found through `contextvars`, never through module globals, so
 runners in different threads or tasks never see each other. Tasks copy the
 context when they are created, threads get a copy from the threaded strategy.
+
+What a node asks of its run (`rc.call`, `rc.call_sync`, `rc.stream`,
+`rc.context`) goes to the current `Host`: on the driver the runner's
+coordinator, on a Ray worker the link back to the driver. The user verbs take
+the same path in both places.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Protocol
 from .errors import ContextError
 from .state.records import NodeRecord
 
-__all__ = ["RemoteLink", "context", "current_link", "current_node", "current_runner", "fill_prompt"]
+__all__ = ["Host", "context", "current_host", "current_node", "current_runner", "fill_prompt"]
 
 # The runner whose block we are in, and the node whose code is running. The
 # runner is a layer above this one, so this module knows it only as "something
@@ -26,28 +31,33 @@ current_runner: ContextVar[Any] = ContextVar("rc_runner", default=None)
 current_node: ContextVar[NodeRecord | None] = ContextVar("rc_node", default=None)
 
 
-class RemoteLink(Protocol):
-    """The driver's runner as seen by a node running in another process (a Ray worker).
+class Host(Protocol):
+    """Where the calls, stream items and context writes of the current node go.
 
-    There is no runner on a worker; `rc.call`, `rc.call_sync`, `rc.batch`,
-    `rc.stream` and `rc.context` fall back to this link, which sends each of
-    them to the driver (see `execution/strategies/_ray_worker.py`).
+    The runner's coordinator is one (it records and runs them); on a Ray worker,
+    where there is no runner, the link to the driver is one (it sends them
+    there: see `execution/strategies/distributed/worker.py`).
     """
 
-    variables: dict[str, Any]
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The run's `rc.context` variables."""
 
-    def call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
-        """Run a child node on the driver, as a child of the remote node."""
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop that `call` must run on (a thread node hands its calls to it)."""
 
-    def call_sync(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """`call` from a thread of the worker."""
+    def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
+    ) -> Awaitable[Any]:
+        """Run `node` as a child of `parent`; its output (or its exception)."""
 
-    def stream(self, item: Any) -> None:
-        """Send an `rc.stream` item to the driver."""
+    def stream(self, parent: NodeRecord | None, item: Any) -> None:
+        """An `rc.stream` item of `parent`'s node (None: from the runner's block)."""
 
 
-# Set only inside a node running on a Ray worker: where there is no runner.
-current_link: ContextVar[RemoteLink | None] = ContextVar("rc_link", default=None)
+# Set by an open runner (its coordinator) and on a Ray worker (the link).
+current_host: ContextVar[Host | None] = ContextVar("rc_host", default=None)
 
 _MISSING: Any = object()
 
@@ -61,25 +71,20 @@ def loop_running() -> bool:
     return True
 
 
-def active_runner(what: str) -> Any:
-    """The current runner, or a ContextError saying that `what` needs one."""
-    runner = current_runner.get()
-    if runner is None:
+def active_host(what: str) -> Host:
+    """The current host, or a ContextError saying that `what` needs an active runner."""
+    host = current_host.get()
+    if host is None:
         raise ContextError(
             f"{what} needs an active runner: call it from a node, or inside "
             f"`with rc.Runner() as runner:`"
         )
-    return runner
+    return host
 
 
 def _variables(what: str) -> dict[str, Any]:
-    """The current runner's variables (or, on a Ray worker, the driver's through the link)."""
-    runner = current_runner.get()
-    if runner is None:
-        link = current_link.get()
-        runner = link if link is not None else active_runner(what)
-    variables: dict[str, Any] = runner.variables
-    return variables
+    """The run's variables (on a Ray worker, the driver's, through the link)."""
+    return active_host(what).variables
 
 
 class _Context:
@@ -115,8 +120,8 @@ class _Context:
         return key in _variables("rc.context")
 
     def __repr__(self) -> str:
-        runner = current_runner.get()
-        return "rc.context(<no runner>)" if runner is None else f"rc.context({runner.variables!r})"
+        host = current_host.get()
+        return "rc.context(<no runner>)" if host is None else f"rc.context({host.variables!r})"
 
 
 context = _Context()

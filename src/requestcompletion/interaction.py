@@ -15,8 +15,9 @@ import sys
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from .context import active_runner, current_link, current_node, current_runner, loop_running
+from .context import active_host, current_host, current_node, current_runner, loop_running
 from .errors import ContextError, NodeCreationError
+from .execution.coordinator import Coordinator
 from .nodes.base import Node
 from .runner import Runner, request, request_sync
 from .state.records import NodeRecord
@@ -64,16 +65,14 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
         NodeCreationError: the arguments do not fit the node.
     """
     parent = current_node.get()
+    if parent is not None:  # inside a node: here, or on a Ray worker (its host is the link)
+        host = current_host.get()
+        assert host is not None  # a node runs only where a host is set
+        return await host.call(node, args, kwargs or None, parent)
     runner: Runner | None = current_runner.get()
-    if parent is None or runner is None:
-        if runner is None:
-            link = current_link.get()
-            if link is not None:  # a node on a Ray worker: its children run on the driver
-                return await link.call(node, args, kwargs)
-            return await _in_temporary_runner(node, args, kwargs)
-        return await request(runner, node, args, kwargs)
-    coordinator = runner.coordinator
-    return await coordinator.submit(coordinator.register(node, args, kwargs or None, parent))
+    if runner is None:
+        return await _in_temporary_runner(node, args, kwargs)
+    return await request(runner, node, args, kwargs)
 
 
 async def _in_temporary_runner(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -92,18 +91,16 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
             "rc.call_sync was called inside a running event loop, where it would block the "
             "loop; use `await rc.call(...)` instead"
         )
-    runner: Runner | None = current_runner.get()
-    if runner is None:
-        link = current_link.get()
-        if link is not None:  # a thread node on a Ray worker
-            return link.call_sync(node, args, kwargs)
-        with Runner() as temporary:
-            return request_sync(temporary, node, args, kwargs)
-    if current_node.get() is not None:  # a thread node: hand the call to the runner's loop
-        loop = runner.loop
+    if current_node.get() is not None:  # a thread node: hand the call to its host's loop
+        host = current_host.get()
+        loop = None if host is None else host.loop
         if loop is None or loop.is_closed():
             raise ContextError("rc.call_sync: this runner's event loop is not running")
         return asyncio.run_coroutine_threadsafe(call(node, *args, **kwargs), loop).result()
+    runner: Runner | None = current_runner.get()
+    if runner is None:
+        with Runner() as temporary:
+            return request_sync(temporary, node, args, kwargs)
     return request_sync(runner, node, args, kwargs)
 
 
@@ -123,7 +120,7 @@ async def batch(
     """
     # a list: uneven input fails here, before any call starts
     calls = [(node, args, None) for args in zip(*iterables, strict=True)]
-    if current_runner.get() is None and current_link.get() is None:
+    if current_host.get() is None:
         async with Runner():  # one temporary runner for the whole batch
             return await call_all(calls, return_exceptions)
     return await call_all(calls, return_exceptions)
@@ -138,9 +135,10 @@ async def call_all(
     Inside a node the calls are registered at once and each runs in a task of
     its own; elsewhere (top level, a Ray worker) each is an ordinary `call`.
     """
-    runner: Runner | None = current_runner.get()
+    host = current_host.get()
     parent = current_node.get()
-    if runner is None or parent is None:
+    # Registering all calls at once needs the records: only the coordinator has them.
+    if parent is None or not isinstance(host, Coordinator):
         runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
         return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
     # Spawning allocates a few objects per call that all stay alive until the
@@ -155,24 +153,24 @@ async def call_all(
         records: list[NodeRecord | BaseException] = []
         for node, args, kwargs in calls:
             try:
-                records.append(runner.coordinator.register(node, args, kwargs or None, parent))
+                records.append(host.register(node, args, kwargs or None, parent))
             except NodeCreationError as error:
                 if not return_exceptions:
-                    _discard(runner, records)
+                    _discard(host, records)
                     raise
                 records.append(error)
         if not EAGER:
-            outcomes = _start_all(runner, records, return_exceptions)
+            outcomes = _start_all(host, records, return_exceptions)
     finally:
         if paused:
             gc.enable()
     if EAGER:  # the calls start running right away: not with the collector paused
-        outcomes = _start_all(runner, records, return_exceptions)
+        outcomes = _start_all(host, records, return_exceptions)
     return await outcomes
 
 
 def _start_all(
-    runner: Runner, records: list[NodeRecord | BaseException], return_exceptions: bool
+    coordinator: Coordinator, records: list[NodeRecord | BaseException], return_exceptions: bool
 ) -> Coroutine[Any, Any, list[Any]]:
     """Start the registered calls, each in a task of its own; await the result for their outcomes.
 
@@ -186,7 +184,7 @@ def _start_all(
     remaining = len(pending)
     if not remaining:
         done.set_result(None)
-    submit = runner.coordinator.submit
+    submit = coordinator.submit
 
     async def one(index: int, record: NodeRecord) -> None:
         nonlocal remaining
@@ -219,11 +217,13 @@ def _start_all(
     return outcomes()
 
 
-def _discard(runner: Runner, records: list[NodeRecord | BaseException]) -> None:
+def _discard(coordinator: Coordinator, records: list[NodeRecord | BaseException]) -> None:
     """Cancel registered calls that will never run, closing their prepared invocations."""
     for record in records:
         if not isinstance(record, BaseException):
-            runner.state.cancel(record, "not started: another call of the batch failed to start")
+            coordinator.state.cancel(
+                record, "not started: another call of the batch failed to start"
+            )
 
 
 class _Done:
@@ -247,12 +247,5 @@ def stream(item: Any) -> Awaitable[None]:
     Raises:
         ContextError: no runner is active.
     """
-    runner: Runner | None = current_runner.get()
-    if runner is None:
-        link = current_link.get()
-        if link is not None:  # a node on a Ray worker: the item goes to the driver
-            link.stream(item)
-            return _DONE
-        runner = active_runner("rc.stream")  # raises ContextError
-    runner.state.add_streamed(current_node.get(), item)
+    active_host("rc.stream").stream(current_node.get(), item)
     return _DONE

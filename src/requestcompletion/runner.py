@@ -27,7 +27,7 @@ from typing import Any
 
 from . import _signals
 from .config import ExecutorConfig, resolve_config
-from .context import current_node, current_runner, loop_running
+from .context import Host, current_host, current_node, current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.control import RunControl
 from .execution.coordinator import Coordinator
@@ -88,6 +88,7 @@ class Runner:
         self.saved_to: Path | None = None
         self._loop_runner: asyncio.Runner | None = None
         self._token: Token[Runner | None] | None = None
+        self._host_token: Token[Host | None] | None = None
         self._logging: RunLogging | None = None
         self._opened = self._closed = False
         self._run: dict[str, Any] = {}
@@ -119,6 +120,7 @@ class Runner:
             )
         self._opened = True
         self._token = current_runner.set(self)
+        self._host_token = current_host.set(self.coordinator)
         self._cpu0 = time.process_time()
         try:
             self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
@@ -315,12 +317,14 @@ class Runner:
 
     def _forget(self) -> None:
         """Stop being the current runner (in the context that opened it)."""
-        if self._token is not None:
+        if self._token is not None and self._host_token is not None:
             try:
+                current_host.reset(self._host_token)
                 current_runner.reset(self._token)
             except ValueError:  # closed in another context than it was opened in
+                current_host.set(None)
                 current_runner.set(None)
-            self._token = None
+            self._token = self._host_token = None
 
     async def _close_async(self, exc: BaseException | None) -> None:
         if self.state.running:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from ..config import ExecutorConfig
@@ -142,22 +142,31 @@ class Coordinator:
             raise
         return self.state.register(spec, args, kwargs, parent, work)
 
-    # --- the Driver interface: what a node running elsewhere does back here ------
+    # --- the Host interface (context.Host): what a node asks of its run -------
 
     @property
     def variables(self) -> dict[str, Any]:
         """The run's `rc.context` variables."""
         return self.control.variables
 
-    async def call(
-        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
-    ) -> Any:
-        """Run `node` as a child of `parent` (a node running elsewhere, e.g. on a Ray worker)."""
-        return await self.submit(self.register(node, args, kwargs or None, parent))
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the run's requests run on."""
+        return self.control.loop
 
-    def stream(self, record: NodeRecord, item: Any) -> None:
-        """An `rc.stream` item of `record`'s node."""
-        self.state.add_streamed(record, item)
+    def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
+    ) -> Coroutine[Any, Any, Any]:
+        """Run `node` as a child of `parent`: register it now, run it when awaited.
+
+        Raises:
+            NodeCreationError: the arguments do not fit the node (raised at once).
+        """
+        return self.submit(self.register(node, args, kwargs, parent))
+
+    def stream(self, parent: NodeRecord | None, item: Any) -> None:
+        """An `rc.stream` item of `parent`'s node (None: from the runner's block)."""
+        self.state.add_streamed(parent, item)
 
     async def submit(self, record: NodeRecord) -> Any:
         """Run a registered call to its end; return its output or raise its error."""

@@ -2,10 +2,11 @@
 
 Ray refuses `async def` remote functions, so nodes run in async actors. A node
 runs in a task of its own on the actor's loop (a plain `def` node on a thread of
-the worker) with a `WorkerLink` as `rc.context.current_link`. Whatever the node
-asks of its runner (`rc.call`, `rc.stream`, `rc.context`) goes through the link:
-queued for the driver, and for a call, awaited until the driver answers with
-`resolve`.
+the worker) with a `WorkerLink` as its `context.current_host` and a stand-in of
+its driver-side record as `context.current_node`, so the user verbs take the
+same path as on the driver. Whatever the node asks of its run (`rc.call`,
+`rc.stream`, `rc.context`) goes through the link: queued for the driver, and for
+a call, awaited until the driver answers with `resolve`.
 
 Two steps, so that a node that never talks back costs one plain method call
 (a streaming generator costs about twice as much per round trip):
@@ -30,8 +31,9 @@ from typing import Any
 
 import ray
 
-from ...context import current_link
+from ...context import current_host, current_node
 from ...nodes.base import spec_of
+from ...state.records import NodeRecord
 from ._ray_wire import FINAL, dumps, encode_error, loads, pack_call
 
 __all__ = ["NodeHost", "WorkerLink"]
@@ -74,7 +76,7 @@ class _Variables(dict[str, Any]):
 
 
 class WorkerLink:
-    """The driver, as a node running on this worker sees it (an `rc.context.RemoteLink`)."""
+    """The driver, as a node running on this worker sees it (a `context.Host`)."""
 
     def __init__(self, host: NodeHost, variables: Mapping[str, Any]) -> None:
         self.host = host
@@ -90,10 +92,13 @@ class WorkerLink:
         else:
             self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
 
-    def stream(self, item: Any) -> None:
+    def stream(self, parent: NodeRecord | None, item: Any) -> None:
         self.send(("stream", dumps(item)))
 
-    async def call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
+    ) -> Any:
+        """Run a child on the driver (where it is recorded under the remote node)."""
         name = spec_of(node).name
         blob = pack_call(name, node, args, kwargs or None)
         call_id, future = self.host.expect(self)
@@ -102,9 +107,6 @@ class WorkerLink:
             return await future
         finally:
             self.host.forget(call_id)
-
-    def call_sync(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(self.call(node, args, kwargs), self.loop).result()
 
 
 class NodeHost:
@@ -131,19 +133,22 @@ class NodeHost:
         """The id of the Ray node this actor lives on (answers once it is placed)."""
         return str(ray.get_runtime_context().get_node_id())
 
-    async def start(self, node: bytes, args: bytes, variables: bytes | None) -> list[Message]:
+    async def start(
+        self, node: bytes, args: bytes, variables: bytes | None, node_id: int
+    ) -> list[Message]:
         """Run one node until it ends or sends something: the first batch of messages.
 
         `node` is the node type pickled (`pack_node`: the same bytes for the same type,
-        so it is unpickled once), `args` its arguments (`pack_args`).
+        so it is unpickled once), `args` its arguments (`pack_args`), `node_id` the
+        id of its record on the driver.
 
         The batch ends with the node's outcome, or else with `("follow", handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
         """
         link = WorkerLink(self, {} if variables is None else loads(variables))
         context = contextvars.copy_context()
-        context.run(current_link.set, link)
-        work = _invoke(self._node_type, node, args, link)
+        context.run(current_host.set, link)
+        work = _invoke(self._node_type, node, args, link, node_id)
         task = asyncio.get_running_loop().create_task(work, context=context)
         handed_off = False
         try:
@@ -218,7 +223,11 @@ async def _next_batch(link: WorkerLink) -> list[Message]:
 
 
 async def _invoke(
-    node_type: Callable[[bytes], Any], node_blob: bytes, args_blob: bytes, link: WorkerLink
+    node_type: Callable[[bytes], Any],
+    node_blob: bytes,
+    args_blob: bytes,
+    link: WorkerLink,
+    node_id: int,
 ) -> None:
     """Run the node; its outcome becomes the last message."""
     try:
@@ -226,6 +235,8 @@ async def _invoke(
         args, kwargs = loads(args_blob)
         spec = spec_of(node)
         work = spec.create(args, kwargs)
+        # the node as its children's parent: a stand-in of its record on the driver
+        current_node.set(NodeRecord(node_id, spec, args, kwargs, None, 0.0, 0, None))
         if spec.is_async:
             output = await work
         else:

@@ -192,7 +192,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     driver.variables.pop(message[1], None)
             return None
 
-        first = host.actor.start.remote(*payload, variables)
+        first = host.actor.start.remote(*payload, variables, record.id)
         try:
             batch = await first  # a node that never talks back ends here: one plain call
             if batch[-1][0] == "follow":
