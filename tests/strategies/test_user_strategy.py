@@ -8,6 +8,7 @@ checked and shut down.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Awaitable
@@ -170,3 +171,39 @@ def test_node_options_are_keyed_by_mode() -> None:
     assert gpu.seen[0] == {"device": 1}
     with pytest.raises(rc.NodeCreationError, match="execution_options must map"):
         rc.function_node(child, execution_options={"gpu": 1})  # type: ignore[dict-item]
+
+
+def test_a_strategy_gets_a_frozen_task_and_a_driver_to_call_back() -> None:
+    """A strategy that runs the node "elsewhere" relays its calls and items through the driver."""
+
+    class Elsewhere(rc.ExecutionStrategy):
+        def __init__(self) -> None:
+            self.tasks: list[Any] = []
+
+        async def execute(self, task: Any) -> Any:
+            self.tasks.append(task)
+            task.work.close()  # run "remotely" instead: only through the driver
+            task.driver.stream(f"started {task.spec.name}")
+            task.driver.variables["seen"] = task.kwargs["x"]
+            return await task.driver.call(child, (task.kwargs["x"],), None) * 100
+
+    async def far(x: int) -> int:
+        raise AssertionError("the prepared coroutine must not run")
+
+    Far = rc.function_node(far, mode="far")
+    items: list[Any] = []
+    strategy = Elsewhere()
+    with quiet(execution_modes={"far": strategy}, subscriber=items.append) as runner:
+        assert runner.run_sync(Far, x=2).answer == 300
+        assert rc.context.get("seen") == 2
+    task = strategy.tasks[0]
+    assert (task.id, task.parent_id, task.args) == (0, None, ())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        task.work = None
+    with pytest.raises(TypeError):
+        task.kwargs["x"] = 3  # read-only: the record's own dict is the coordinator's
+    assert items == ["started far"]
+    assert [(n.name, n.status, n.parent_id) for n in runner.info.nodes] == [
+        ("far", "succeeded", None),
+        ("child", "succeeded", 0),
+    ]

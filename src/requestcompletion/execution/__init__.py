@@ -15,13 +15,15 @@ from .strategies import (
     DistributedExecutionStrategy,
     ThreadedExecutionStrategy,
 )
-from .strategy import ExecutionStrategy
+from .strategy import Driver, ExecutionStrategy, NodeTask
 
 __all__ = [
     "AsyncioExecutionStrategy",
     "Coordinator",
     "DistributedExecutionStrategy",
+    "Driver",
     "ExecutionStrategy",
+    "NodeTask",
     "ThreadedExecutionStrategy",
 ]
 

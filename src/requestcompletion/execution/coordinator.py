@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from types import MappingProxyType
 from typing import Any
 
+from .._frozen import fast_constructor
 from ..config import ExecutorConfig
 from ..context import current_node
 from ..errors import (
@@ -34,7 +36,7 @@ from .strategies import (
     DistributedExecutionStrategy,
     ThreadedExecutionStrategy,
 )
-from .strategy import ExecutionStrategy
+from .strategy import ExecutionStrategy, NodeTask
 
 __all__ = ["Coordinator"]
 
@@ -87,7 +89,10 @@ class Coordinator:
         self.config = config
         self.end_on_error = config.end_on_error
         self.strategies: dict[str, ExecutionStrategy] = _checked(modes)
-        self.strategies.setdefault("asyncio", AsyncioExecutionStrategy())
+        # The built-in inline strategy only awaits the prepared coroutine: the
+        # coordinator does that itself, rather than build a task for it per call.
+        asyncio_mode = self.strategies.setdefault("asyncio", AsyncioExecutionStrategy())
+        self.inline = asyncio_mode if type(asyncio_mode) is AsyncioExecutionStrategy else None
         self.modes = tuple(dict.fromkeys([*BUILT_IN, *self.strategies]))
         # "asyncio" and "threads" are what each kind of node gets anyway; any other
         # default mode sends every node that names none to that strategy.
@@ -180,12 +185,13 @@ class Coordinator:
             strategy = self.strategies.get(mode) or self.strategy(mode, f"node {spec.name!r}")
             if record.cancel_requested:  # cancelled between registration and now
                 raise asyncio.CancelledError
+            work = record.work if strategy is self.inline else strategy.execute(self._task(record))
             if spec.timeout is not None:
-                output = await self._with_timeout(strategy, record, spec.timeout)
+                output = await self._with_timeout(work, record, spec.timeout)
             elif record.depth % FRESH_TASK_EVERY or not record.depth:
-                output = await strategy.execute(record)
+                output = await work
             else:
-                output = await asyncio.create_task(_awaited(strategy.execute(record)))
+                output = await asyncio.create_task(_awaited(work))
         except asyncio.CancelledError:
             if record.cancel_requested:  # aimed at this node: the cancellation stops here
                 if task is not None and task.cancelling():
@@ -254,13 +260,23 @@ class Coordinator:
             await self.limit.acquire()
             self._holding.add(parent.id)
 
-    async def _with_timeout(
-        self, strategy: ExecutionStrategy, record: NodeRecord, seconds: float
-    ) -> Any:
+    def _task(self, record: NodeRecord) -> NodeTask:
+        kwargs = record.kwargs
+        return _new_task(
+            record.id,
+            record.parent_id,
+            record.spec,
+            record.args,
+            None if not kwargs else MappingProxyType(kwargs),
+            record.work,
+            _BoundDriver(self, record),
+        )
+
+    async def _with_timeout(self, work: Awaitable[Any], record: NodeRecord, seconds: float) -> Any:
         scope = asyncio.timeout(seconds)
         try:
             async with scope:
-                return await strategy.execute(record)
+                return await work
         except TimeoutError:
             if not scope.expired():
                 raise  # the node's own TimeoutError, not ours
@@ -295,6 +311,31 @@ def _checked(modes: Mapping[str, ExecutionStrategy] | None) -> dict[str, Executi
                 f"execution_modes[{mode!r}] must be an rc.ExecutionStrategy{hint}, not {strategy!r}"
             )
     return dict(modes)
+
+
+_new_task = fast_constructor(NodeTask)
+
+
+class _BoundDriver:
+    """The coordinator as the node of one task sees it (`strategy.Driver`)."""
+
+    __slots__ = ("coordinator", "record")
+
+    def __init__(self, coordinator: Coordinator, record: NodeRecord) -> None:
+        self.coordinator = coordinator
+        self.record = record
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.coordinator.variables
+
+    def call(
+        self, node: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None
+    ) -> Awaitable[Any]:
+        return self.coordinator.call(node, args, dict(kwargs) if kwargs else None, self.record)
+
+    def stream(self, item: Any) -> None:
+        self.coordinator.stream(self.record, item)
 
 
 async def _awaited(awaitable: Any) -> Any:

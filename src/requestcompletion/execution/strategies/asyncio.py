@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
-from ...state.records import NodeRecord
-from ..strategy import ExecutionStrategy
+from ..strategy import ExecutionStrategy, NodeTask
 
 __all__ = ["AsyncioExecutionStrategy"]
 
@@ -21,6 +20,6 @@ class AsyncioExecutionStrategy(ExecutionStrategy):
 
     name = "asyncio"
 
-    def execute(self, task: NodeRecord) -> Awaitable[Any]:
+    def execute(self, task: NodeTask) -> Awaitable[Any]:
         work: Awaitable[Any] = task.work
         return work

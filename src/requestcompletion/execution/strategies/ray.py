@@ -34,10 +34,8 @@ from types import CoroutineType, ModuleType
 from typing import Any
 
 from ...config import ExecutorConfig
-from ...context import current_runner
 from ...errors import ClusterError, MissingExtraError, NodeCreationError, RemoteNodeError
-from ...state.records import NodeRecord
-from ..strategy import Driver, ExecutionStrategy
+from ..strategy import Driver, ExecutionStrategy, NodeTask
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -125,28 +123,24 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
     # --- running a node ------------------------------------------------------
 
-    async def execute(self, task: NodeRecord) -> Any:
+    async def execute(self, task: NodeTask) -> Any:
         from ._ray_wire import pack_args, pack_node, pack_variables
 
-        record = task
-        work, record.work = record.work, None
-        if isinstance(work, CoroutineType):
-            work.close()  # prepared for a local run; the node runs on the cluster instead
+        if isinstance(task.work, CoroutineType):
+            task.work.close()  # prepared for a local run; the node runs on the cluster instead
         if not self._connected:
             await self._connect()
-        runner = current_runner.get()
-        assert runner is not None  # the coordinator runs nodes inside their runner
-        driver: Driver = runner.coordinator
-        spec = record.spec
+        spec = task.spec
+        kwargs = None if task.kwargs is None else dict(task.kwargs)
         payload = (
             pack_node(spec.name, spec.node),
-            pack_args(spec.name, spec.node, record.args, record.kwargs),
+            pack_args(spec.name, spec.node, task.args, kwargs),
         )
         pool = self._pool_of.get(spec) or self._pool_for(spec)
         host = await pool.acquire(spec.name)
         try:
             return await self._drive(
-                pool, host, record, driver, payload, pack_variables(driver.variables)
+                pool, host, task, payload, pack_variables(task.driver.variables)
             )
         finally:
             host.busy -= 1
@@ -155,15 +149,15 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self,
         pool: _Pool,
         host: _Host,
-        record: NodeRecord,
-        driver: Driver,
+        task: NodeTask,
         payload: tuple[bytes, bytes],
         variables: bytes | None,
     ) -> Any:
         from ._ray_wire import decode_error, loads
 
         exceptions = self._ray.exceptions
-        where = f"node {record.spec.name!r} (id {record.id})"
+        where = f"node {task.spec.name!r} (id {task.id})"
+        driver = task.driver
         children: set[asyncio.Task[None]] = set()
         ended = False  # the node's outcome came back
         handle: int | None = None  # the node talked back: it goes on through `follow`
@@ -181,18 +175,18 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     ended = True
                     raise decode_error(where, *message[1:])
                 if kind == "call":
-                    child = asyncio.create_task(self._serve(host, driver, record, *message[1:]))
+                    child = asyncio.create_task(self._serve(host, driver, *message[1:]))
                     children.add(child)
                     child.add_done_callback(children.discard)
                 elif kind == "stream":
-                    driver.stream(record, loads(message[1]))
+                    driver.stream(loads(message[1]))
                 elif kind == "put":
                     driver.variables[message[1]] = loads(message[2])
                 elif kind == "delete":
                     driver.variables.pop(message[1], None)
             return None
 
-        first = host.actor.start.remote(*payload, variables, record.id)
+        first = host.actor.start.remote(*payload, variables, task.id)
         try:
             batch = await first  # a node that never talks back ends here: one plain call
             if batch[-1][0] == "follow":
@@ -257,16 +251,14 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    async def _serve(
-        self, host: _Host, driver: Driver, parent: NodeRecord, call_id: int, blob: bytes
-    ) -> None:
+    async def _serve(self, host: _Host, driver: Driver, call_id: int, blob: bytes) -> None:
         """Run a child the remote node called, here, and send its outcome back."""
         from ._ray_wire import dumps, encode_error, loads, pack_variables
 
         ok = False
         try:
             node, args, kwargs = loads(blob)
-            output = await driver.call(node, args, kwargs, parent)
+            output = await driver.call(node, args, kwargs)
             try:
                 reply, ok = dumps(output), True
             except Exception as error:

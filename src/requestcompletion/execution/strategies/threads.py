@@ -17,8 +17,7 @@ from collections.abc import Awaitable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ...state.records import NodeRecord
-from ..strategy import ExecutionStrategy
+from ..strategy import ExecutionStrategy, NodeTask
 
 __all__ = ["ThreadedExecutionStrategy"]
 
@@ -41,7 +40,7 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
         self._active = 0
         self._idle = threading.Condition()
 
-    def execute(self, task: NodeRecord) -> Awaitable[Any]:
+    def execute(self, task: NodeTask) -> Awaitable[Any]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rc-node")
         with self._idle:
