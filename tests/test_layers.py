@@ -59,11 +59,14 @@ CORE = [
     "execution/strategy.py",
     "execution/strategies/asyncio.py",
     "execution/strategies/threads.py",
-    "execution/strategies/ray.py",
+    "execution/strategies/distributed/__init__.py",
+    "execution/strategies/distributed/driver.py",
+    "execution/strategies/distributed/messages.py",
+    "execution/strategies/distributed/pool.py",
     "nodes/base.py",
     "nodes/function.py",
 ]
-LAZY_EXTRAS = {"_ray_wire", "_ray_cluster", "_ray_worker"}
+LAZY_EXTRAS = {"wire", "cluster", "worker"}  # each imports ray
 
 
 def layer_of(module: str) -> int:
@@ -143,4 +146,4 @@ def test_the_core_dodges_no_circle(path: str) -> None:
 def test_the_layer_map_catches_an_upward_import() -> None:
     assert layer_of("context") < layer_of("runner") < layer_of("interaction")
     assert layer_of("nodes._agent_loop") == layer_of("llm") > layer_of("nodes.base")
-    assert layer_of("execution.strategies.ray") == layer_of("execution")
+    assert layer_of("execution.strategies.distributed.driver") == layer_of("execution")

@@ -43,7 +43,7 @@ def test_a_leaf_costs_one_call_and_a_node_that_calls_back_follows(
 ) -> None:
     from workflows import ASYNC
 
-    from requestcompletion.execution.strategies.ray import DistributedExecutionStrategy
+    from requestcompletion.execution import DistributedExecutionStrategy
 
     followed: list[int] = []
     follow = DistributedExecutionStrategy._follow
@@ -201,7 +201,7 @@ def test_an_address_that_never_answers_fails_in_bounded_time(namespace_only: Non
         done = _python(
             f"""
             import requestcompletion as rc
-            from requestcompletion.execution.strategies.ray import DistributedExecutionStrategy
+            from requestcompletion.execution import DistributedExecutionStrategy
             from ray_nodes import SURVIVE
 
             DistributedExecutionStrategy.connect_timeout = 3.0

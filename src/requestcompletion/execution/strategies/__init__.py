@@ -1,7 +1,7 @@
 """The built-in execution strategies: inline on the loop, a thread pool, a Ray cluster."""
 
 from .asyncio import AsyncioExecutionStrategy
-from .ray import DistributedExecutionStrategy
+from .distributed import DistributedExecutionStrategy
 from .threads import ThreadedExecutionStrategy
 
 __all__ = ["AsyncioExecutionStrategy", "DistributedExecutionStrategy", "ThreadedExecutionStrategy"]

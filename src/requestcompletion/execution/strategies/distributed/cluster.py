@@ -4,7 +4,8 @@ Three cases, decided when the first distributed node runs:
 
 - this process is already connected (the user called `ray.init`): rc uses that
   connection and never shuts it down;
-- an address is given (`ray_address`, else `$RAY_ADDRESS`): rc probes it over
+- an address is given (`DistributedExecutionStrategy(address=...)`, else
+  `$RAY_ADDRESS`): rc probes it over
   TCP (a refused port fails at once), then connects on a thread it waits for
   at most `connect_timeout` seconds (Ray's own retries would hang for minutes);
 - nothing is given: rc starts a local cluster.
@@ -27,7 +28,7 @@ from typing import Any
 
 import ray
 
-from ...errors import ClusterError
+from ....errors import ClusterError
 
 __all__ = ["acquire", "release"]
 
@@ -132,7 +133,7 @@ def _check_same(address: str | None) -> None:
     if current != address:
         raise ClusterError(
             f"this process is already connected to the Ray cluster at {current!r} and "
-            f"cannot connect to {address!r} too; drop ray_address, or run elsewhere"
+            f"cannot connect to {address!r} too; drop the strategy's address, or run elsewhere"
         )
 
 
@@ -142,13 +143,13 @@ async def _probe(address: str) -> None:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise ClusterError(f"ray_address {address!r} is not of the form 'host:port'")
+        raise ClusterError(f"the Ray address {address!r} is not of the form 'host:port'")
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2.0)
     except (OSError, TimeoutError) as error:
         raise ClusterError(
             f"cannot reach the Ray cluster at {address!r}: {type(error).__name__}: {error}. "
-            f"Start it (`ray start --head --port={port}`), or fix ray_address"
+            f"Start it (`ray start --head --port={port}`), or fix the strategy's address"
         ) from None
     writer.close()
     await writer.wait_closed()

@@ -13,7 +13,7 @@ Two steps, so that a node that never talks back costs one plain method call
 
 - `NodeHost.start` starts the node and returns the first batch of messages: the
   node's outcome when it ends before sending anything else (the fast path), or
-  what it has sent so far followed by `("follow", handle)`, the node still running;
+  what it has sent so far followed by `FollowUp(handle)`, the node still running;
 - `NodeHost.follow(handle)` then yields the later batches until the outcome.
 
 The queue is drained into one batch per return or yield, because each costs a
@@ -31,14 +31,23 @@ from typing import Any
 
 import ray
 
-from ...context import current_host, current_node
-from ...nodes.base import spec_of
-from ...state.records import NodeRecord
-from ._ray_wire import FINAL, dumps, encode_error, loads, pack_call
+from ....context import current_host, current_node
+from ....nodes.base import spec_of
+from ....state.records import NodeRecord
+from .messages import (
+    FINAL,
+    ChildCall,
+    ContextDeleted,
+    ContextPut,
+    FollowUp,
+    Message,
+    Returned,
+    Streamed,
+)
+from .wire import dumps, encode_error, loads, pack_call
 
 __all__ = ["NodeHost", "WorkerLink"]
 
-Message = tuple[Any, ...]
 _MISSING: Any = object()
 _KEPT_NODE_TYPES = 256  # node types a worker keeps unpickled
 
@@ -51,7 +60,7 @@ class _Variables(dict[str, Any]):
         self._link = link
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._link.send(("put", key, dumps(value)))
+        self._link.send(ContextPut(key, dumps(value)))
         super().__setitem__(key, value)
 
     def update(self, values: Any = (), /, **kw: Any) -> None:
@@ -66,7 +75,7 @@ class _Variables(dict[str, Any]):
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        self._link.send(("delete", key))
+        self._link.send(ContextDeleted(key))
         return value
 
     def refresh(self, values: Mapping[str, Any]) -> None:
@@ -93,7 +102,7 @@ class WorkerLink:
             self.loop.call_soon_threadsafe(self.outbox.put_nowait, message)
 
     def stream(self, parent: NodeRecord | None, item: Any) -> None:
-        self.send(("stream", dumps(item)))
+        self.send(Streamed(dumps(item)))
 
     async def call(
         self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, parent: NodeRecord
@@ -102,7 +111,7 @@ class WorkerLink:
         name = spec_of(node).name
         blob = pack_call(name, node, args, kwargs or None)
         call_id, future = self.host.expect(self)
-        self.send(("call", call_id, blob))
+        self.send(ChildCall(call_id, blob))
         try:
             return await future
         finally:
@@ -142,7 +151,7 @@ class NodeHost:
         so it is unpickled once), `args` its arguments (`pack_args`), `node_id` the
         id of its record on the driver.
 
-        The batch ends with the node's outcome, or else with `("follow", handle)`:
+        The batch ends with the node's outcome, or else with `FollowUp(handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
         """
         link = WorkerLink(self, {} if variables is None else loads(variables))
@@ -153,11 +162,11 @@ class NodeHost:
         handed_off = False
         try:
             batch = await _next_batch(link)
-            if batch[-1][0] not in FINAL:
+            if not isinstance(batch[-1], FINAL):
                 handle = next(self._ids)
                 self._running[handle] = (link, task)
                 handed_off = True
-                batch.append(("follow", handle))
+                batch.append(FollowUp(handle))
             return batch
         finally:
             if not handed_off and not task.done():  # the driver cancelled the node
@@ -172,7 +181,7 @@ class NodeHost:
             while True:
                 batch = await _next_batch(link)
                 yield batch
-                if batch[-1][0] in FINAL:
+                if isinstance(batch[-1], FINAL):
                     return
         finally:
             self._drop(handle)
@@ -248,7 +257,7 @@ async def _invoke(
                 f"the output of node {spec.name!r} cannot be pickled to send it back to the "
                 f"driver ({type(error).__name__}: {error}); return plain data"
             ) from None
-        link.send(("result", blob))
+        link.send(Returned(blob))
     except Exception as error:
         link.send(encode_error(error))
 

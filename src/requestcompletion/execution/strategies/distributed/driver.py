@@ -1,47 +1,52 @@
 """DistributedExecutionStrategy: run nodes on a Ray cluster, recorded on the driver as if local.
 
-A node with execution mode "distributed" runs in a `NodeHost` actor (see
-`_ray_worker`). The driver sends the node type and its arguments, pickled by
-rc (so a value that cannot travel fails before anything is sent, naming it),
-with `NodeHost.start`, a plain method call: a node that never talks back (a
-leaf) is done when it returns, in one round trip. A node that does talk back
-is handed off, and the driver reads the rest with `NodeHost.follow`, a
-streaming generator. Either way it reads batches of messages: `rc.stream` items and
-`rc.context` writes are applied to the runner here; an `rc.call` is run here,
-through the ordinary call path with the remote node as its parent (so the
-graph, events and limits are the same as for a local node), and its outcome is
-sent back with `NodeHost.resolve`. The node's result or exception ends the run:
-the exception is raised here with its own type and the worker's traceback as
-its cause, or as a `RemoteNodeError` naming it when its type cannot be rebuilt.
+A node with execution mode "distributed" runs in a `NodeHost` actor (`worker.py`).
+The driver sends the node type and its arguments, pickled by rc (`wire.py`: a
+value that cannot travel fails before anything is sent, naming it), with
+`NodeHost.start`, a plain method call: a node that never talks back (a leaf) is
+done when it returns, in one round trip. A node that does talk back is handed
+off, and the driver reads the rest with `NodeHost.follow`, a streaming
+generator. Either way it reads batches of typed messages (`messages.py`):
+stream items and context writes go to the task's `Driver`; a child call runs
+through it too, as a child of the remote node (so the graph, events and limits
+are the same as for a local node), and its outcome is sent back with
+`NodeHost.resolve`. The node's result or exception ends the run: the exception
+is raised here with its own type and the worker's traceback as its cause, or as
+a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
-Actors are pooled per resource shape (the node's ``execution_options["distributed"]``:
-`num_cpus`, `num_gpus`, `memory`, `resources`), at most as many as the cluster could
-place, and each node goes to the least busy one. A shape that no node of the cluster has fails
-at once; one that exists but stays taken fails after `place_timeout`. A worker
-that dies fails its node with a `RemoteNodeError` and its actor is replaced.
-Closing the runner kills its actors, and, when rc started the local cluster
-(or connected to an address), lets go of it (see `_ray_cluster`).
+Actors are pooled per resource shape (`pool.py`). A worker that dies fails its
+node with a `RemoteNodeError` and its actor is replaced. Closing the runner
+kills its actors, and, when rc started the local cluster (or connected to an
+address), lets go of it (`cluster.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import math
 import warnings
 from collections.abc import Mapping
 from types import CoroutineType, ModuleType
 from typing import Any
 
-from ...config import ExecutorConfig
-from ...errors import ClusterError, MissingExtraError, NodeCreationError, RemoteNodeError
-from ..strategy import Driver, ExecutionStrategy, NodeTask
+from ....config import ExecutorConfig
+from ....errors import ClusterError, MissingExtraError, RemoteNodeError
+from ...strategy import Driver, ExecutionStrategy, NodeTask
+from .messages import (
+    ChildCall,
+    ContextDeleted,
+    ContextPut,
+    FollowUp,
+    Message,
+    Raised,
+    Returned,
+    Streamed,
+)
+from .pool import Host, Pool, capacity, options_of
 
 __all__ = ["DistributedExecutionStrategy"]
 
 INSTALL_HINT = "pip install 'requestcompletion[ray]'"
-OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources")
-_RESOURCE_OF = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
 
 
 def require_ray() -> ModuleType:
@@ -112,8 +117,8 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._connected = False
         self._owned = False
         self._failure: str | None = None
-        self._pools: dict[Any, _Pool] = {}
-        self._pool_of: dict[Any, _Pool] = {}  # NodeSpec -> its pool
+        self._pools: dict[Any, Pool] = {}
+        self._pool_of: dict[Any, Pool] = {}  # NodeSpec -> its pool
         self._reapers: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -124,7 +129,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     # --- running a node ------------------------------------------------------
 
     async def execute(self, task: NodeTask) -> Any:
-        from ._ray_wire import pack_args, pack_node, pack_variables
+        from .wire import pack_args, pack_node, pack_variables
 
         if isinstance(task.work, CoroutineType):
             task.work.close()  # prepared for a local run; the node runs on the cluster instead
@@ -147,13 +152,13 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
     async def _drive(
         self,
-        pool: _Pool,
-        host: _Host,
+        pool: Pool,
+        host: Host,
         task: NodeTask,
         payload: tuple[bytes, bytes],
         variables: bytes | None,
     ) -> Any:
-        from ._ray_wire import decode_error, loads
+        from .wire import decode_error, loads
 
         exceptions = self._ray.exceptions
         where = f"node {task.spec.name!r} (id {task.id})"
@@ -163,34 +168,34 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         handle: int | None = None  # the node talked back: it goes on through `follow`
         stream: Any = None
 
-        def take(batch: list[tuple[Any, ...]]) -> Any:
+        def take(batch: list[Message]) -> Any:
             """Apply a batch of messages; the node's output if it holds the outcome."""
             nonlocal ended
             for message in batch:
-                kind = message[0]
-                if kind == "result":
+                if isinstance(message, Returned):
                     ended = True
-                    return loads(message[1])
-                if kind == "error":
+                    return loads(message.blob)
+                if isinstance(message, Raised):
                     ended = True
-                    raise decode_error(where, *message[1:])
-                if kind == "call":
-                    child = asyncio.create_task(self._serve(host, driver, *message[1:]))
+                    raise decode_error(where, message)
+                if isinstance(message, ChildCall):
+                    serve = self._serve(host, driver, message.call_id, message.blob)
+                    child = asyncio.create_task(serve)
                     children.add(child)
                     child.add_done_callback(children.discard)
-                elif kind == "stream":
-                    driver.stream(loads(message[1]))
-                elif kind == "put":
-                    driver.variables[message[1]] = loads(message[2])
-                elif kind == "delete":
-                    driver.variables.pop(message[1], None)
+                elif isinstance(message, Streamed):
+                    driver.stream(loads(message.blob))
+                elif isinstance(message, ContextPut):
+                    driver.variables[message.key] = loads(message.blob)
+                elif isinstance(message, ContextDeleted):
+                    driver.variables.pop(message.key, None)
             return None
 
         first = host.actor.start.remote(*payload, variables, task.id)
         try:
             batch = await first  # a node that never talks back ends here: one plain call
-            if batch[-1][0] == "follow":
-                handle = batch.pop()[1]
+            if isinstance(batch[-1], FollowUp):
+                handle = batch.pop().handle
                 stream = self._follow(host, handle)
             output = take(batch)
             if ended:
@@ -232,11 +237,11 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             if children:
                 await asyncio.wait(children)
 
-    def _follow(self, host: _Host, handle: int) -> Any:
+    def _follow(self, host: Host, handle: int) -> Any:
         """The stream of a node that talked back (not a leaf): its later batches."""
         return host.actor.follow.remote(handle)
 
-    def _reap(self, host: _Host, first: Any) -> None:
+    def _reap(self, host: Host, first: Any) -> None:
         """After cancelling `start`: drop the node if it had been handed off just before."""
 
         async def reap() -> None:
@@ -244,16 +249,16 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 batch = await first
             except (Exception, asyncio.CancelledError):
                 return  # cancelled in time (or the worker is gone): nothing runs on
-            if batch and batch[-1][0] == "follow":
-                host.actor.drop.remote(batch[-1][1])
+            if batch and isinstance(batch[-1], FollowUp):
+                host.actor.drop.remote(batch[-1].handle)
 
         task = asyncio.get_running_loop().create_task(reap())
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    async def _serve(self, host: _Host, driver: Driver, call_id: int, blob: bytes) -> None:
+    async def _serve(self, host: Host, driver: Driver, call_id: int, blob: bytes) -> None:
         """Run a child the remote node called, here, and send its outcome back."""
-        from ._ray_wire import dumps, encode_error, loads, pack_variables
+        from .wire import dumps, encode_error, loads, pack_variables
 
         ok = False
         try:
@@ -267,9 +272,12 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     f"pickled to send it to the Ray worker that called it: {error}"
                 ) from None
         except Exception as error:
-            _, name, text, reply_or_none = encode_error(error)
-            reply = reply_or_none or dumps(
-                RemoteNodeError(f"{name}: {error}", remote_type=name, remote_traceback=text)
+            raised = encode_error(error)
+            name = raised.type_name
+            reply = raised.blob or dumps(
+                RemoteNodeError(
+                    f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback
+                )
             )
         try:
             await host.actor.resolve.remote(call_id, ok, reply, pack_variables(driver.variables))
@@ -279,7 +287,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     # --- connecting and placing ----------------------------------------------
 
     async def _connect(self) -> None:
-        from . import _ray_cluster
+        from . import cluster
 
         async with self._lock:
             if self._connected:
@@ -287,7 +295,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             if self._failure is not None:  # do not pay a connect timeout on every call
                 raise ClusterError(self._failure)
             try:
-                self._owned = await _ray_cluster.acquire(
+                self._owned = await cluster.acquire(
                     self.address,
                     self.init_options,
                     connect_timeout=self.connect_timeout,
@@ -298,42 +306,20 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 raise
             self._connected = True
 
-    def _pool_for(self, spec: Any) -> _Pool:
-        options = _options_of(spec)
+    def _pool_for(self, spec: Any) -> Pool:
+        options = options_of(spec)
         key = repr(sorted(options.items()))
         pool = self._pools.get(key)
         if pool is None:
-            cap = self._capacity(spec.name, options)
-            pool = self._pools[key] = _Pool(self, options, cap)
+            cap = capacity(self._ray, spec.name, options)
+            pool = self._pools[key] = Pool(self._ray, options, cap, self.place_timeout)
         self._pool_of[spec] = pool
         return pool
-
-    def _capacity(self, name: str, options: Mapping[str, Any]) -> int:
-        """How many actors of this shape the cluster can hold; fails if no node can hold one."""
-        needs = _needs(options)
-        nodes = [n["Resources"] for n in self._ray.nodes() if n.get("Alive")]
-        if needs and not any(
-            all(have.get(r, 0) >= amount for r, amount in needs.items()) for have in nodes
-        ):
-            available = [
-                {r: v for r, v in have.items() if not r.startswith("node:")} for have in nodes
-            ]
-            raise ClusterError(
-                f"node {name!r} asks the Ray cluster for {needs!r}, but no node of the "
-                f"cluster has that much (its nodes have {available!r}); change the node's "
-                f"execution_options['distributed'], or add a node that has them"
-            )
-        totals = self._ray.cluster_resources()
-        cap = max(1, int(totals.get("CPU", 1)))
-        for resource, amount in needs.items():
-            if amount > 0:
-                cap = min(cap, max(1, math.floor(totals.get(resource, 0) / amount)))
-        return cap
 
     # --- closing -------------------------------------------------------------
 
     def shutdown(self) -> None:
-        from . import _ray_cluster
+        from . import cluster
 
         for pool in self._pools.values():
             pool.close()
@@ -341,110 +327,4 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._pool_of.clear()
         if self._connected:
             self._connected = False
-            _ray_cluster.release(self._owned)
-
-
-def _options_of(spec: Any) -> dict[str, Any]:
-    """A node's options for the cluster (`execution_options["distributed"]`), checked."""
-    raw = spec.options.get("distributed")
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping) or set(raw) - set(OPTION_KEYS):
-        raise NodeCreationError(
-            f"node {spec.name!r}: execution_options['distributed'] must be a mapping with "
-            f"keys among "
-            f"{', '.join(OPTION_KEYS)}, not {raw!r}"
-        )
-    options = dict(raw)
-    resources = options.get("resources", {})
-    amounts = [v for k, v in options.items() if k != "resources"] + list(resources.values())
-    if not isinstance(resources, Mapping) or not all(
-        isinstance(a, int | float) and not isinstance(a, bool) and a >= 0 for a in amounts
-    ):
-        raise NodeCreationError(
-            f"node {spec.name!r}: execution_options['distributed'] amounts must be numbers >= 0 "
-            f"(resources a mapping of names to numbers), not {raw!r}"
-        )
-    return options
-
-
-def _needs(options: Mapping[str, Any]) -> dict[str, float]:
-    needs = {_RESOURCE_OF[k]: float(v) for k, v in options.items() if k in _RESOURCE_OF and v}
-    needs.update({k: float(v) for k, v in options.get("resources", {}).items() if v})
-    return needs
-
-
-class _Host:
-    """One NodeHost actor and how many nodes it runs now."""
-
-    __slots__ = ("actor", "busy", "ready")
-
-    def __init__(self, actor: Any, ready: asyncio.Future[Any]) -> None:
-        self.actor = actor
-        self.ready = ready
-        self.busy = 0
-
-
-class _Pool:
-    """The actors of one resource shape: grown up to `cap`, least busy first."""
-
-    def __init__(self, strategy: DistributedExecutionStrategy, options: dict[str, Any], cap: int):
-        from ._ray_worker import RemoteNodeHost
-
-        self.strategy = strategy
-        self.options = options
-        self.cap = cap
-        self.hosts: list[_Host] = []
-        self._factory = RemoteNodeHost.options(**options) if options else RemoteNodeHost
-
-    async def acquire(self, name: str) -> _Host:
-        host = min(self.hosts, key=_busy, default=None)
-        if host is None or (host.busy and len(self.hosts) < self.cap):
-            actor = self._factory.remote()
-            host = _Host(actor, asyncio.wrap_future(actor.ping.remote().future()))
-            self.hosts.append(host)
-        host.busy += 1
-        if host.ready.done() and host.ready.exception() is None:
-            return host
-        try:
-            await asyncio.wait_for(asyncio.shield(host.ready), self.strategy.place_timeout)
-        except BaseException as error:
-            host.busy -= 1
-            self.discard(host)
-            if isinstance(error, TimeoutError):
-                raise ClusterError(
-                    f"the Ray cluster did not place a worker for node {name!r} "
-                    f"(options {self.options!r}) within {self.strategy.place_timeout}s: "
-                    f"the resources exist but stay taken; free them or add nodes"
-                ) from None
-            if isinstance(error, Exception):
-                raise ClusterError(
-                    f"could not start a Ray worker for node {name!r}: "
-                    f"{type(error).__name__}: {error}"
-                ) from None
-            raise
-        return host
-
-    def discard(self, host: _Host) -> None:
-        if host in self.hosts:
-            self.hosts.remove(host)
-            self._kill(host)
-
-    def _kill(self, host: _Host) -> None:
-        if not host.ready.done():
-            host.ready.cancel()
-        elif not host.ready.cancelled():
-            host.ready.exception()  # retrieved: no "never retrieved" noise
-        try:
-            self.strategy._ray.kill(host.actor)
-        except Exception:  # already gone, or the cluster is
-            pass
-
-    def close(self) -> None:
-        for host in self.hosts:
-            self._kill(host)
-        self.hosts.clear()
-
-
-def _busy(host: _Host) -> int:
-    return host.busy
+            cluster.release(self._owned)

@@ -1,26 +1,14 @@
-"""What travels between the driver and a Ray worker, and how it is packed.
+"""How values travel between the driver and a Ray worker: pickled by rc, with clear refusals.
 
 Everything is pickled by rc with cloudpickle before Ray sees it, so a value
 that cannot be sent fails here, with a message that names it, instead of deep
-inside Ray. A node's run on a worker sends back batches of messages (tuples
-whose first item is the kind):
-
-    ("stream", blob)                 an `rc.stream` item
-    ("put", key, blob)               `rc.context` set `key`
-    ("delete", key)                  `rc.context` removed `key`
-    ("call", call_id, blob)          `rc.call` of a child: run it on the driver
-    ("result", blob)                 the node's output (always last)
-    ("error", type_name, text, blob) the node's exception (always last)
-
-The driver starts a node with `NodeHost.start(node, args, context)`: the node
-type (`pack_node`, pickled once per type) and its arguments (`pack_args`) apart,
-so the worker unpickles each node type once. `start` returns the first batch;
-when it ends with ("follow", handle) instead of an outcome, `NodeHost.follow`
-yields the rest. The driver answers a "call" with
-`NodeHost.resolve(call_id, ok, blob, context)`.
-Errors travel as data: the exception pickled (if it survives a round trip on
-the worker), its type name and its formatted traceback, so the driver can raise
-the original type, or a `RemoteNodeError` that still names it.
+inside Ray. The driver starts a node with `NodeHost.start(node, args, context,
+node_id)`: the node type (`pack_node`, pickled once per type) and its arguments
+(`pack_args`) apart, so the worker unpickles each node type once; what comes
+back is the typed messages of `messages.py`. Errors travel as data (`Raised`):
+the exception pickled (if it survives a round trip on the worker), its type name
+and its formatted traceback, so the driver can raise the original type, or a
+`RemoteNodeError` that still names it.
 """
 
 from __future__ import annotations
@@ -34,7 +22,8 @@ from typing import Any
 
 from ray import cloudpickle
 
-from ...errors import NodeCreationError, RemoteNodeError
+from ....errors import NodeCreationError, RemoteNodeError
+from .messages import Raised
 
 __all__ = [
     "RemoteTraceback",
@@ -52,8 +41,6 @@ logger = logging.getLogger("RC.execution")
 
 dumps: Callable[[Any], bytes] = cloudpickle.dumps
 loads: Callable[[bytes], Any] = pickle.loads  # cloudpickle's output is plain pickle data
-
-FINAL = ("result", "error")  # message kinds that end a node's run
 
 
 class RemoteTraceback(Exception):
@@ -160,8 +147,8 @@ def pack_variables(variables: dict[str, Any]) -> bytes | None:
         return dumps(kept)
 
 
-def encode_error(error: BaseException) -> tuple[str, str, str, bytes | None]:
-    """An exception as an "error" message: type name, traceback text, and the
+def encode_error(error: BaseException) -> Raised:
+    """An exception as a message: type name, traceback text, and the
     pickled exception if it comes back out of pickle (else None)."""
     kind = type(error)
     name = f"{kind.__module__}.{kind.__qualname__}"
@@ -172,12 +159,13 @@ def encode_error(error: BaseException) -> tuple[str, str, str, bytes | None]:
         loads(blob)
     except Exception:
         blob = None
-    return ("error", name, text, blob)
+    return Raised(name, text, blob)
 
 
-def decode_error(where: str, type_name: str, text: str, blob: bytes | None) -> BaseException:
-    """The exception to raise for an "error" message: the original type when it can
+def decode_error(where: str, raised: Raised) -> BaseException:
+    """The exception to raise for a `Raised` message: the original type when it can
     be rebuilt here, else a `RemoteNodeError` carrying its name and traceback."""
+    type_name, text, blob = raised.type_name, raised.traceback, raised.blob
     reason = "it could not be pickled on the worker"
     if blob is not None:
         try:
