@@ -110,3 +110,27 @@ def test_importing_the_package_loads_no_pydantic_or_httpx() -> None:
         "print('pydantic' in sys.modules, 'httpx' in sys.modules)\n"
     )
     assert run_python(code).splitlines() == ["[]", "True False"]
+
+
+def test_the_execution_module_exports_the_strategy_seam() -> None:
+    from requestcompletion import execution
+
+    assert sorted(execution.__all__) == [
+        "AsyncioExecutionStrategy",
+        "Coordinator",
+        "DistributedExecutionStrategy",
+        "Driver",
+        "ExecutionStrategy",
+        "NodeTask",
+        "ThreadedExecutionStrategy",
+    ]
+    for name in execution.__all__:
+        assert getattr(execution, name) is not None
+    assert execution.ExecutionStrategy is rc.ExecutionStrategy
+
+
+def test_the_runners_internals_are_not_its_public_face() -> None:
+    for internal in ("request", "run_sync_answer", "end_run", "cancel_reason"):
+        assert not hasattr(rc.Runner, internal), internal
+    public = {name for name in dir(rc.Runner) if not name.startswith("_")}
+    assert public >= {"run", "run_sync", "events", "info", "cancel", "fatal", "loop"}
