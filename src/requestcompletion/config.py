@@ -10,6 +10,7 @@ sentinel, and a config remembers which fields were really given.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -230,7 +231,7 @@ class ExecutorConfig:
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _settle(self)
+        _fill(self, functools.partial(getattr, self))
         # stack: _warn_deprecated < __post_init__ < __init__ < the user's line
         _warn_deprecated(self.given, stacklevel=4)
 
@@ -238,9 +239,8 @@ class ExecutorConfig:
         """The fields as a saved run shows them: JSON values; `ray_init` left out
         (its runtime_env may hold secrets)."""
         return {
-            f.name: f.metadata["saved"](getattr(self, f.name))
-            for f in _FIELDS
-            if f.metadata["saved"] is not None
+            name: getattr(self, name) if saved is _as_is else saved(getattr(self, name))
+            for name, saved in _SAVED
         }
 
     def replace(self, **changes: Any) -> ExecutorConfig:
@@ -255,27 +255,32 @@ class ExecutorConfig:
 # The one list of fields: the dataclass's own (`given` is bookkeeping).
 _FIELDS: Final = tuple(f for f in fields(ExecutorConfig) if f.init)
 DEFAULTS: Final[Mapping[str, Any]] = {f.name: f.metadata["default"] for f in _FIELDS}
+# The same, read out of the metadata once: a runner is opened per request in some apps.
+_CHECKS: Final = tuple((f.name, f.metadata["default"], f.metadata["check"]) for f in _FIELDS)
+_SAVED: Final = tuple((f.name, f.metadata["saved"]) for f in _FIELDS if f.metadata["saved"])
+_INSTEAD: Final = {f.name: f.metadata["instead"] for f in _FIELDS if f.metadata["instead"]}
 
 
-def _settle(config: ExecutorConfig) -> None:
-    """Check every given field, fill the others with their defaults, remember which were given."""
+def _fill(config: ExecutorConfig, given_value: Callable[[str, Any], Any]) -> None:
+    """Check every given field, fill the others with their defaults, remember which were given.
+
+    `given_value(name, UNSET)` is the value given for a field, or UNSET.
+    """
     given = []
-    for f in _FIELDS:
-        value = getattr(config, f.name)
+    for name, default, check in _CHECKS:
+        value = given_value(name, UNSET)
         if value is UNSET:
-            object.__setattr__(config, f.name, f.metadata["default"])
+            object.__setattr__(config, name, default)
         else:
-            object.__setattr__(config, f.name, f.metadata["check"](f.name, value))
-            given.append(f.name)
+            object.__setattr__(config, name, check(name, value))
+            given.append(name)
     object.__setattr__(config, "given", frozenset(given))
 
 
 def _build(values: Mapping[str, Any]) -> ExecutorConfig:
     """A config from field values that were already announced (no deprecation warnings again)."""
     config: ExecutorConfig = object.__new__(ExecutorConfig)
-    for f in _FIELDS:
-        object.__setattr__(config, f.name, values.get(f.name, UNSET))
-    _settle(config)
+    _fill(config, values.get)
     return config
 
 
@@ -297,11 +302,11 @@ def _check_known(names: Iterable[str]) -> None:
 
 
 def _warn_deprecated(names: Iterable[str], stacklevel: int) -> None:
-    for f in _FIELDS:
-        if f.metadata["instead"] and f.name in names:
+    for name, instead in _INSTEAD.items():
+        if name in names:
             warnings.warn(
-                f"ExecutorConfig.{f.name} is deprecated and goes away in the next release; "
-                f"write {f.metadata['instead']} instead",
+                f"ExecutorConfig.{name} is deprecated and goes away in the next release; "
+                f"write {instead} instead",
                 DeprecationWarning,
                 stacklevel=stacklevel,
             )
