@@ -120,7 +120,7 @@ def test_a_node_timeout(case: Case) -> None:
 def test_the_global_timeout(case: Case) -> None:
     overrides, nodes = case
     # On Ray the limit also covers starting this runner's two workers.
-    limit = 8.0 if overrides else 0.5
+    limit = 8.0 if overrides.get("execution_mode") == "distributed" else 0.5
     with quiet(timeout=limit, **overrides) as runner:
         with pytest.raises(rc.GlobalTimeOutError):
             runner.run_sync(nodes.forever)
