@@ -72,7 +72,7 @@ def test_a_tool_made_with_the_decorator_keeps_its_schema() -> None:
 def test_events_deliver_from_the_call_on_and_end_when_the_runner_closes() -> None:
     async def main() -> tuple[list[tuple[str, object]], list[str]]:
         early = quiet()
-        before = early.events()  # called before opening: gets RunStarted too
+        before = early.events()  # called before opening: everything
         async with early as runner:
             await runner.run(whisper, "ONE")
             during = runner.events()  # from now on: the first call is not replayed
@@ -82,7 +82,12 @@ def test_events_deliver_from_the_call_on_and_end_when_the_runner_closes() -> Non
         return seen, first
 
     seen, first = asyncio.run(main())
-    assert seen == [("RequestCreated", ("TWO",)), ("RequestSucceeded", None), ("RunFinished", None)]
+    assert seen == [
+        ("RunStarted", None),  # always first
+        ("RequestCreated", ("TWO",)),  # then from the call on: the first request is not replayed
+        ("RequestSucceeded", None),
+        ("RunFinished", None),
+    ]
     assert first[0] == "RunStarted" and first[-1] == "RunFinished"
     assert first.count("RequestCreated") == 2
 

@@ -166,12 +166,12 @@ class Runner:
     def events(self) -> AsyncIterator[Event]:
         """`async for event in runner.events():` the run's events from now until it closes.
 
-        It delivers every event published from the moment `events()` is called
-        (not from the first step of the loop, so nothing in between is missed),
-        in publication order, and ends after `RunFinished` when the runner closes.
-        Events published before the call are not replayed: call it before
-        opening the runner to also get `RunStarted`, and read `runner.info` for
-        what the run had already done.
+        It delivers the run's `RunStarted` first (whenever it is called), then
+        every event published from the moment `events()` is called (not from the
+        first step of the loop, so nothing in between is missed), in publication
+        order, and ends after `RunFinished` when the runner closes. Other events
+        published before the call are not replayed: read `runner.info` for what
+        the run had already done.
 
         Raises:
             ContextError: the runner is closed (its events are over).
