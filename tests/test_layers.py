@@ -35,7 +35,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "nodes.agent",
             "nodes.agent_result",
+            "nodes._agent_checks",
             "nodes._agent_loop",
+            "nodes._agent_output",
+            "nodes._agent_prompt",
+            "nodes._agent_stream",
             "nodes._agent_tools",
             "llm",
             "testing",
