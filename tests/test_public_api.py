@@ -109,3 +109,12 @@ def test_importing_the_package_loads_no_pydantic_or_httpx() -> None:
         "print('pydantic' in sys.modules, 'httpx' in sys.modules)\n"
     )
     assert run_python(code).splitlines() == ["[]", "True False"]
+
+
+def test_importing_the_package_loads_no_optional_extra() -> None:
+    code = (
+        "import sys, requestcompletion as rc\n"
+        "extras = ('opentelemetry', 'mcp', 'ray', 'llama_cpp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in extras))\n"
+    )
+    assert run_python(code) == "[]"
