@@ -18,6 +18,7 @@ PUBLIC = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MCPError",
     "MissingExtraError",
     "ModelRetry",
     "Node",
@@ -46,11 +47,12 @@ PUBLIC = [
     "errors",
     "function_node",
     "llm",
+    "mcp",
     "set_config",
     "stream",
     "testing",
 ]
-PUBLIC_MODULES = {"errors", "llm", "testing"}
+PUBLIC_MODULES = {"errors", "llm", "mcp", "testing"}
 
 
 def test_all_lists_the_public_names() -> None:
