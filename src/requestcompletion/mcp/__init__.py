@@ -5,6 +5,8 @@
     weather = rc.mcp.tools(rc.mcp.StdioServer("python", ["weather_server.py"]))
     Agent = rc.agent_node("forecaster", llm=model, tool_nodes=weather)
 
+    rc.mcp.serve([Agent, add])      # or, from a shell: requestcompletion mcp serve app:NODES
+
 The official `mcp` SDK does the protocol; it is imported when a server is first
 contacted, and its absence is a `MissingExtraError` with the install command.
 """
@@ -26,5 +28,6 @@ except ImportError as _error:
     ) from None
 
 from .client import HTTPServer, StdioServer, tools, tools_async  # noqa: E402
+from .server import serve, serve_async  # noqa: E402
 
-__all__ = ["HTTPServer", "StdioServer", "tools", "tools_async"]
+__all__ = ["HTTPServer", "StdioServer", "serve", "serve_async", "tools", "tools_async"]
