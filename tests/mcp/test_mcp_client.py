@@ -42,6 +42,8 @@ def test_tools_carry_the_servers_names_descriptions_and_schemas() -> None:
     describe = tool_of(tools["describe"])
     person = describe.parameters["$defs"][describe.parameters["properties"]["person"]["$ref"][8:]]
     assert person["properties"]["name"] == {"type": "string", "minLength": 1}
+    assert person["properties"]["age"] == {"type": "integer", "minimum": 0}
+    assert person["required"] == ["name"]
     assert describe.parameters["properties"]["tags"]["items"]["enum"] == ["x", "y"]
 
 

@@ -20,7 +20,18 @@ import pydantic
 
 from ..errors import MCPError
 
-__all__ = ["Parameter", "parameters_of"]
+__all__ = ["ABSENT", "Parameter", "parameters_of"]
+
+
+class _Absent:
+    """The default of an optional argument: not JSON, so no schema shows a default the
+    server did not give; a model that leaves it out sends nothing for it."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+ABSENT: Any = _Absent()
 
 # keywords that only describe: safe to drop
 _DESCRIPTIVE = frozenset(
@@ -146,10 +157,16 @@ class _Reader:
         for index, (name, part) in enumerate(properties.items()):
             annotation = self.read(part, f"{where}.properties.{name}")
             description = part.get("description") if isinstance(part, dict) else None
-            default = ... if name in required else None
+            # an optional property left out is simply not sent: its default (None) is
+            # never seen by the server, so the schema does not show it either
             fields[f"f{index}"] = (
-                annotation if default is ... else annotation | None,
-                pydantic.Field(default, alias=name, description=description),
+                annotation,
+                pydantic.Field(
+                    ... if name in required else None,
+                    alias=name,
+                    description=description,
+                    json_schema_extra=_no_default,
+                ),
             )
         self.models += 1
         return pydantic.create_model(
@@ -186,6 +203,10 @@ class _Reader:
     @staticmethod
     def _union(options: list[Any]) -> Any:
         return options[0] if len(options) == 1 else Union[tuple(options)]  # noqa: UP007
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 def _applies(key: str, kind: Any) -> bool:

@@ -28,7 +28,7 @@ import pydantic
 from ..context import current_runner, loop_running
 from ..errors import ContextError, MCPError
 from ..nodes.function import function_node
-from ._schema import Parameter, parameters_of
+from ._schema import ABSENT, Parameter, parameters_of
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -197,9 +197,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_ABSENT: Any = type("_Absent", (), {"__repr__": lambda self: "<not given>"})()
-
-
 def _tool_node(client: _Client, name: str, description: str, parameters: list[Parameter]) -> Any:
     async def call_tool(**arguments: Any) -> Any:
         return await client.call(name, {k: _jsonable(v) for k, v in arguments.items()})
@@ -209,7 +206,7 @@ def _tool_node(client: _Client, name: str, description: str, parameters: list[Pa
             inspect.Parameter(
                 p.name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=inspect.Parameter.empty if p.required else _ABSENT,
+                default=inspect.Parameter.empty if p.required else ABSENT,
                 annotation=p.annotation,
             )
             for p in parameters
