@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -93,15 +94,18 @@ async def test_tools_over_streamable_http(http_url: str) -> None:
     assert [n.name for n in info.nodes] == ["user", "add"]
 
 
-def test_one_connection_per_runner_opened_on_first_use_and_closed_with_it() -> None:
-    pid = by_name(rc.mcp.tools(stdio()))["pid"]
-    with quiet() as runner:
-        first = int(runner.run_sync(pid).answer)
-        assert int(runner.run_sync(pid).answer) == first  # the same process serves the run
+async def test_one_connection_per_runner_opened_on_first_use_and_closed_with_it() -> None:
+    pid = by_name(await rc.mcp.tools_async(stdio()))["pid"]
+    tasks_before = asyncio.all_tasks()
+    async with quiet() as runner:
+        first = int((await runner.run(pid)).answer)
+        assert int((await runner.run(pid)).answer) == first  # the same process serves the run
+    # the loop goes on, and nothing of the connection is left on it
+    assert asyncio.all_tasks() == tasks_before
     with pytest.raises(ProcessLookupError):
-        os.kill(first, 0)  # the runner's close stopped it
-    with quiet() as runner:
-        second = int(runner.run_sync(pid).answer)
+        os.kill(first, 0)  # the runner's close stopped the server
+    async with quiet() as runner:
+        second = int((await runner.run(pid)).answer)
     assert second != first
 
 
