@@ -12,6 +12,9 @@ per sample, medians in the table:
 - **in node**: measured inside the parent node, as `run.py` does: what the nodes pay;
 - **whole run**: opening the runner to closing it, when every span has been
   exported: what a user waits for.
+
+A last line times the OpenTelemetry SDK alone making the same number of spans
+(start with three attributes, one more, end): the floor any exporter of spans pays.
 """
 
 from __future__ import annotations
@@ -81,7 +84,30 @@ def main() -> None:
             on = statistics.median(t[column] for t in times[True]) * scale
             cells += [f"{off:,.3g}", f"{on:,.3g}", f"{on / off:.2f}×"]
         print(f"| {label} | {unit} | {' | '.join(cells)} | {spans:,} |")
+    print(f"\nOpenTelemetry SDK alone: {_sdk_floor(provider):.1f} µs per span")
     provider.shutdown()
+
+
+def _sdk_floor(provider: TracerProvider, n: int = 10_000) -> float:
+    """µs per span for the SDK making and ending n child spans through `provider`."""
+    from opentelemetry import trace
+
+    tracer = provider.get_tracer("floor")
+    root = tracer.start_span("root")
+    context = trace.set_span_in_context(root)
+    start = time.perf_counter()
+    for i in range(n):
+        span = tracer.start_span(
+            "child",
+            context=context,
+            start_time=time.time_ns(),
+            attributes={"rc.node.id": i, "rc.node.name": "child", "rc.node.parent_id": 0},
+        )
+        span.set_attribute("rc.node.status", "succeeded")
+        span.end(end_time=time.time_ns())
+    elapsed = time.perf_counter() - start
+    root.end()
+    return elapsed / n * 1e6
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ...pubsub import events as ev
@@ -55,7 +56,9 @@ class RunSpans:
         self.tracer = tracer
         self.capture_content = capture_content
         self.run: Span | None = None
+        self.run_context: Context | None = None
         self.nodes: dict[int, Span] = {}
+        self.contexts: dict[int, Context] = {}  # a node's span as a parent, made once
         self.model_calls: dict[int, Span] = {}  # node id -> its model call in flight
         self.agents: set[int] = set()  # nodes that called a model: their children are tools
         self.cost = 0.0
@@ -95,9 +98,11 @@ class RunSpans:
             start_time=_ns(event.time),
             attributes={"rc.run.id": event.run_id},
         )
+        self.run_context = trace.set_span_in_context(self.run)
 
     def _run_finished(self, event: ev.RunFinished) -> None:
         end = _ns(event.time)
+        self.contexts.clear()
         for spans in (self.model_calls, self.nodes):  # none are left in a clean run
             for span in spans.values():
                 span.set_attribute("rc.node.status", "cancelled")
@@ -122,9 +127,7 @@ class RunSpans:
         if node_id is None:
             return
         self.node_count += 1
-        parent = self.nodes.get(event.parent_id) if event.parent_id is not None else None
-        holder = parent or self.run
-        context = trace.set_span_in_context(holder) if holder is not None else None
+        context = self.run_context if event.parent_id is None else self._context(event.parent_id)
         attributes: dict[str, Any] = {"rc.node.id": node_id, "rc.node.name": name}
         if event.parent_id is not None:
             attributes["rc.node.parent_id"] = event.parent_id
@@ -142,6 +145,16 @@ class RunSpans:
             attributes=attributes,
         )
 
+    def _context(self, node_id: int) -> Context | None:
+        """The context that makes a span a child of node `node_id`'s span."""
+        context = self.contexts.get(node_id)
+        if context is None:
+            span = self.nodes.get(node_id)
+            if span is None:
+                return self.run_context
+            context = self.contexts[node_id] = trace.set_span_in_context(span)
+        return context
+
     def _succeeded(self, event: ev.RequestSucceeded) -> None:
         span = self._finishing(event)
         if span is None:
@@ -154,7 +167,7 @@ class RunSpans:
         if self.capture_content:
             key = "gen_ai.tool.call.result" if event.parent_id in self.agents else "rc.node.output"
             span.set_attribute(key, _text(getattr(event.output, "text", None) or event.output))
-        span.set_status(Status(StatusCode.OK))
+        # the status stays unset: OpenTelemetry leaves "OK" to the application
         span.end(end_time=_ns(event.time))
 
     def _failed(self, event: ev.Event, error: BaseException) -> None:
@@ -177,6 +190,7 @@ class RunSpans:
         """The node's span, once its model call in flight (if any) is ended too."""
         if event.node_id is None:
             return None
+        self.contexts.pop(event.node_id, None)
         model_call = self.model_calls.pop(event.node_id, None)
         if model_call is not None:
             if error is not None:
@@ -198,7 +212,7 @@ class RunSpans:
         self.agents.add(node_id)
         self.model_calls[node_id] = self.tracer.start_span(
             f"chat {event.model}",
-            context=trace.set_span_in_context(agent) if agent is not None else None,
+            context=self._context(node_id),
             kind=SpanKind.CLIENT,
             start_time=_ns(event.time),
             attributes={
