@@ -82,10 +82,14 @@ def main() -> None:
         for column in (0, 1):
             off = statistics.median(t[column] for t in times[False]) * scale
             on = statistics.median(t[column] for t in times[True]) * scale
-            cells += [f"{off:,.3g}", f"{on:,.3g}", f"{on / off:.2f}×"]
+            cells += [_number(off), _number(on), f"{on / off:.2f}×"]
         print(f"| {label} | {unit} | {' | '.join(cells)} | {spans:,} |")
     print(f"\nOpenTelemetry SDK alone: {_sdk_floor(provider):.1f} µs per span")
     provider.shutdown()
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _sdk_floor(provider: TracerProvider, n: int = 10_000) -> float:
