@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import keyword
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import requestcompletion as rc
 from requestcompletion.llm import Tool
@@ -120,3 +123,58 @@ def test_what_the_model_sees_keeps_types_constraints_and_descriptions() -> None:
         tool.validate({"name": "ada", "count": 0})
     with pytest.raises(rc.ToolArgumentsError, match="name"):
         tool.validate({"name": "too long"})
+
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name)
+)
+_LEAF = st.one_of(
+    st.sampled_from([{"type": t} for t in ("string", "integer", "number", "boolean")]),
+    st.lists(st.text(max_size=5), min_size=1, max_size=4, unique=True).map(
+        lambda values: {"enum": values}
+    ),
+    st.integers(0, 5).map(lambda n: {"type": "integer", "minimum": n}),
+    st.integers(1, 9).map(lambda n: {"type": "string", "maxLength": n}),
+)
+
+
+def _extend(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        inner.map(lambda items: {"type": "array", "items": items}),
+        st.lists(inner, min_size=2, max_size=3).map(lambda options: {"anyOf": options}),
+        st.dictionaries(_NAMES, inner, min_size=1, max_size=3).map(
+            lambda properties: {"type": "object", "properties": properties}
+        ),
+        inner.map(lambda values: {"type": "object", "additionalProperties": values}),
+    )
+
+
+_SCHEMAS = st.recursive(_LEAF, _extend, max_leaves=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(properties=st.dictionaries(_NAMES, _SCHEMAS, max_size=4), data=st.data())
+def test_any_schema_of_the_supported_kinds_becomes_a_tool_that_accepts_what_it_allows(
+    properties: dict[str, Any], data: st.DataObject
+) -> None:
+    """Draw supported schemas; rc's reading of one agrees with it both ways."""
+    required = (
+        data.draw(st.lists(st.sampled_from(sorted(properties)), unique=True))
+        if (properties)
+        else []
+    )
+    schema = {"type": "object", "properties": properties, "required": required}
+    tool = tool_for(schema)
+    assert sorted(tool.parameters["properties"]) == sorted(properties)
+    assert sorted(tool.parameters.get("required", [])) == sorted(required)
+    # what the model may send by rc's schema the server accepts, and the other way round
+    # (jsonschema comes with the mcp SDK, which validates with it)
+    import jsonschema
+
+    offered = rc.testing.sample_from_schema(tool.parameters)
+    from requestcompletion.mcp.client import _jsonable
+
+    sent = {key: _jsonable(value) for key, value in tool.validate(offered).items()}
+    jsonschema.validate(sent, schema)
+    served = rc.testing.sample_from_schema(schema)
+    assert isinstance(tool.validate(served), dict)
