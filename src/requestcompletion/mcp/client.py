@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -92,9 +92,24 @@ class _Connection:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
-    def close(self) -> asyncio.Task[None] | None:
+    def stop(self) -> None:
+        """Let go of the session (its task ends soon after)."""
         self.closing.set()
-        return self.task
+        if self.task is not None and not self.ready.done():
+            self.task.cancel()  # still connecting (or stuck doing so): nothing to close politely
+
+    def close(self) -> Awaitable[Any] | None:
+        """`stop`, and an awaitable that is done once the session is closed (the
+        runner's close awaits it)."""
+        self.stop()
+        # wait without raising: the task's own end (cancelled, failed) is not the closer's
+        return None if self.task is None else asyncio.wait([self.task])
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a failed connection's error as seen, even if no call was left waiting for it."""
+    if not future.cancelled():
+        future.exception()
 
 
 class _Client:
@@ -115,13 +130,14 @@ class _Client:
         connection = self.connections.get(runner)
         if connection is None or (connection.task is not None and connection.task.done()):
             connection = _Connection(asyncio.get_running_loop().create_future())
+            connection.ready.add_done_callback(_retrieved)
             connection.task = asyncio.get_running_loop().create_task(self._hold(connection))
             self.connections[runner] = connection
             runner.on_close(connection.close)
         try:
             return await asyncio.wait_for(asyncio.shield(connection.ready), self.connect_timeout)
         except TimeoutError:
-            connection.close()
+            connection.stop()
             raise MCPError(
                 f"MCP server {str(self.server)!r} did not answer within {self.connect_timeout}s "
                 f"of connecting; check that it starts, or raise tools(..., connect_timeout=)"
@@ -148,7 +164,7 @@ class _Client:
             runner = current_runner.get()
             connection = None if runner is None else self.connections.pop(runner, None)
             if connection is not None:
-                connection.close()
+                connection.stop()  # the runner's close still waits for it
             raise MCPError(
                 f"MCP tool {name!r} on {str(self.server)!r} failed: {type(error).__name__}: {error}"
             ) from error
