@@ -107,6 +107,7 @@ def serve_http(server: Server[Any]) -> None:
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # a client that connects before uvicorn runs waits, not refused
     print(sock.getsockname()[1], flush=True)
     app = server.streamable_http_app()
     config = uvicorn.Config(app, log_level="warning", lifespan="on")

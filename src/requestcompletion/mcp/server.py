@@ -131,6 +131,7 @@ async def serve_async(
 
         sock = socket.socket()
         sock.bind((host, port))
+        sock.listen(128)  # from here a client's connect waits in the backlog, not refused
         where = sock.getsockname()
         # the port may have been 0 (any free one): say where the server really is
         print(f"MCP server on http://{where[0]}:{where[1]}/mcp", file=sys.stderr, flush=True)
