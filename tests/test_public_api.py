@@ -19,6 +19,7 @@ PUBLIC = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MCPError",
     "MissingExtraError",
     "ModelRetry",
     "Node",
@@ -47,11 +48,12 @@ PUBLIC = [
     "errors",
     "function_node",
     "llm",
+    "mcp",
     "set_config",
     "stream",
     "testing",
 ]
-PUBLIC_MODULES = {"errors", "llm", "testing"}
+PUBLIC_MODULES = {"errors", "llm", "mcp", "testing"}
 
 
 def test_all_lists_the_public_names() -> None:
@@ -134,3 +136,12 @@ def test_the_runners_internals_are_not_its_public_face() -> None:
         assert not hasattr(rc.Runner, internal), internal
     public = {name for name in dir(rc.Runner) if not name.startswith("_")}
     assert public >= {"run", "run_sync", "events", "info", "cancel", "fatal", "loop"}
+
+
+def test_importing_the_package_loads_no_optional_extra() -> None:
+    code = (
+        "import sys, requestcompletion as rc\n"
+        "extras = ('opentelemetry', 'mcp', 'ray', 'llama_cpp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in extras))\n"
+    )
+    assert run_python(code) == "[]"

@@ -21,6 +21,7 @@ from .errors import (
     FatalError,
     GlobalTimeOutError,
     LLMError,
+    MCPError,
     MissingExtraError,
     ModelRetry,
     NodeCancelledError,
@@ -45,7 +46,7 @@ from .runner import Runner, Session
 from .state import ExecutionInfo
 
 if _TYPE_CHECKING:
-    from . import llm, testing
+    from . import llm, mcp, testing
     from .nodes.agent import AgentResult, agent_node
 
 _logging.getLogger("RC").addHandler(_logging.NullHandler())
@@ -63,6 +64,7 @@ __all__ = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MCPError",
     "MissingExtraError",
     "ModelRetry",
     "Node",
@@ -91,6 +93,7 @@ __all__ = [
     "errors",
     "function_node",
     "llm",
+    "mcp",
     "set_config",
     "stream",
     "testing",
@@ -101,6 +104,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "AgentResult": (".nodes.agent", "AgentResult"),
     "agent_node": (".nodes.agent", "agent_node"),
     "llm": (".llm", None),
+    "mcp": (".mcp", None),
     "testing": (".testing", None),
 }
 

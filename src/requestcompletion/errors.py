@@ -20,6 +20,8 @@
         ├── ClusterError             the Ray cluster cannot be reached, started, or run the node
         ├── GlobalTimeOutError       (also TimeoutError) a top-level request ran past `timeout`
         ├── FatalError               raise it in a node to end the whole run
+        ├── MCPError                 an MCP server could not be reached, refused a call, or
+        │                            offers a tool whose schema rc cannot express
         └── LLMError                 a model could not give a usable answer
             ├── ProviderError        the provider failed: HTTP status, timeout, bad body
             ├── ToolArgumentsError   a tool call did not fit its tool (goes back to the model)
@@ -46,6 +48,7 @@ __all__ = [
     "FatalError",
     "GlobalTimeOutError",
     "LLMError",
+    "MCPError",
     "MissingExtraError",
     "ModelRetry",
     "NodeCancelledError",
@@ -152,6 +155,12 @@ class GlobalTimeOutError(RunError, TimeoutError):
 
 class FatalError(RunError):
     """Raise it in a node to end the whole run, whatever `end_on_error` says."""
+
+
+class MCPError(RunError):
+    """An MCP server failed: it could not be reached, a tool call failed or timed out, or a
+    tool's input schema cannot be expressed (`rc.mcp`). An agent's tool that raises it
+    shows the message to the model."""
 
 
 class LLMError(RunError):

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import os
 import resource
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextvars import Token
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +41,12 @@ from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord
 from .state.state import RCState
 
-__all__ = ["Runner", "Session", "request", "request_sync"]
+__all__ = ["Runner", "Session", "open_hooks", "request", "request_sync"]
+
+# Called with every runner as it opens, before its first event: extras that watch
+# every run (rc.observability.otel.instrument) add themselves here. A tuple, replaced
+# whole, so opening a runner reads it without a lock.
+open_hooks: tuple[Callable[[Runner], None], ...] = ()
 
 
 class Runner:
@@ -94,6 +100,7 @@ class Runner:
         self._run: dict[str, Any] = {}
         self._cpu0 = 0.0
         self._sigterm = False
+        self._closers: list[Callable[[], Awaitable[Any] | None]] = []
 
     # --- opening -----------------------------------------------------------------
 
@@ -141,6 +148,8 @@ class Runner:
         if self.config.save_state:
             self._open_journal()
         self._sigterm = _signals.hold_sigterm()
+        for hook in open_hooks:
+            hook(self)
         self.publisher.start(self.state.t0)
 
     def _open_journal(self) -> None:
@@ -286,6 +295,22 @@ class Runner:
 
     # --- closing ---------------------------------------------------------------
 
+    def on_close(self, callback: Callable[[], Awaitable[Any] | None]) -> None:
+        """Call `callback()` when the runner closes, once its nodes have stopped.
+
+        For what a node opened lazily and the run shares (an MCP connection, say).
+        An awaitable it returns is awaited when the runner closes on its loop; a
+        runner closed with no loop to wait on only makes the call.
+        """
+        self._closers.append(callback)
+
+    async def _run_closers(self) -> None:
+        closers, self._closers = self._closers, []
+        for callback in closers:
+            result = callback()
+            if result is not None:
+                await result
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -329,6 +354,7 @@ class Runner:
     async def _close_async(self, exc: BaseException | None) -> None:
         if self.state.running:
             await self.control.reap()
+        await self._run_closers()
         self._finish(exc)
         await self.publisher.aclose()
         self._release()
@@ -338,6 +364,11 @@ class Runner:
             if record.task is not None:
                 record.task.cancel()
             self.state.cancel(record, "the runner closed")
+        closers, self._closers = self._closers, []
+        for callback in closers:
+            result = callback()
+            if inspect.iscoroutine(result):
+                result.close()  # nothing here can wait for it
         self._finish(exc)
         self.publisher.close()
         self._release()

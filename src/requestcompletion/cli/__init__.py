@@ -3,6 +3,7 @@
     requestcompletion demo [--model local|scripted|openai:MODEL|...] [--state-dir DIR]
     requestcompletion runs [--state-dir DIR]
     requestcompletion show RUN [--state-dir DIR]
+    requestcompletion mcp serve MODULE:ATTR [--http] [--host HOST] [--port PORT]
 
 Built on argparse rather than typer: it is in the standard library, so the command
 line adds no dependency and starts fast, and three commands with a few options
@@ -76,6 +77,23 @@ def _parser() -> argparse.ArgumentParser:
         "run", metavar="RUN", help="a run id (or a unique start of one), or a path to a run file"
     )
     _state_dir(show, "where the runs are saved")
+
+    mcp = commands.add_parser(
+        "mcp", help="serve nodes as an MCP server", description="Model Context Protocol."
+    )
+    mcp_commands = mcp.add_subparsers(dest="mcp_command", required=True, metavar="COMMAND")
+    serve = mcp_commands.add_parser(
+        "serve",
+        help="serve nodes as the tools of an MCP server",
+        description="Serve the nodes at MODULE:ATTR (a node, or a list of them) as MCP "
+        "tools, over stdio (default) or streamable HTTP; each call is a recorded request "
+        "of one runner, saved when the server stops. Needs the 'mcp' extra.",
+    )
+    serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. myapp.tools:NODES")
+    serve.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="address for --http (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port for --http (8000)")
+    _state_dir(serve, "where to save the server's run")
     return parser
 
 
@@ -98,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(model=args.model, state_dir=args.state_dir)
+        if args.command == "mcp":
+            from .mcp_serve import serve_target
+
+            return serve_target(args.target, args.http, args.host, args.port, args.state_dir)
         from . import runs
 
         if args.command == "runs":

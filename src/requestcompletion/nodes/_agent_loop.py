@@ -314,6 +314,7 @@ class AgentRun:
                     usage.output_tokens,
                     response.latency,
                     cost,
+                    response.finish_reason,
                 ),
             )
         return response

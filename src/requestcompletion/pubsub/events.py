@@ -117,7 +117,11 @@ class LLMRequestStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class LLMResponseReceived(Event):
-    """A model replied. Tokens are None when the provider did not say."""
+    """A model replied. Tokens are None when the provider did not say.
+
+    `finish_reason` is why the model stopped, as the provider said it ("stop",
+    "tool_calls", ...), or None when it did not say.
+    """
 
     provider: str
     model: str
@@ -125,6 +129,7 @@ class LLMResponseReceived(Event):
     output_tokens: int | None
     latency: float
     cost: float | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
