@@ -3,6 +3,7 @@
     requestcompletion demo [--model local|scripted|openai:MODEL|...] [--state-dir DIR]
     requestcompletion runs [--state-dir DIR]
     requestcompletion show RUN [--state-dir DIR]
+    requestcompletion viz [RUN] [--port N] [--export RUN -o FILE] [--diff A B]
 
 Built on argparse rather than typer: it is in the standard library, so the command
 line adds no dependency and starts fast, and three commands with a few options
@@ -21,6 +22,8 @@ import sys
 from collections.abc import Sequence
 
 from .._text import escape_controls
+
+from . import viz
 
 __all__ = ["main"]
 
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", metavar="RUN", help="a run id (or a unique start of one), or a path to a run file"
     )
     _state_dir(show, "where the runs are saved")
+    viz.add_parser(commands)
     return parser
 
 
@@ -98,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(model=args.model, state_dir=args.state_dir)
+        if args.command == "viz":
+            return viz.run_viz(args)
         from . import runs
 
         if args.command == "runs":
