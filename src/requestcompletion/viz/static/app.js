@@ -52,7 +52,9 @@ function listen(query, handlers) {
   if (stream) stream.close();
   stream = null;
   if (bundle || !Object.keys(handlers).length) return;
+  window.rcListening = false; // true once the server has us subscribed (the tests wait for it)
   stream = new EventSource("/api/events" + query);
+  stream.addEventListener("hello", () => { window.rcListening = true; });
   for (const [event, handler] of Object.entries(handlers))
     stream.addEventListener(event, (e) => handler(JSON.parse(e.data)));
 }
