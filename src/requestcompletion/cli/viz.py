@@ -10,6 +10,7 @@ Runs are named the way `show` names them (an id, a unique start of one, or a pat
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -75,10 +76,17 @@ def run_viz(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail(error)
     print(f"run viewer: {viewer.url}{page}  (Ctrl-C to stop)", flush=True)
+    # SIGTERM stops it as Ctrl-C does: the port is released and open pages are told
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         viewer.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         viewer.close()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
