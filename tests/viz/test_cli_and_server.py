@@ -27,10 +27,21 @@ def _get(url: str, path: str, host: str | None = None) -> tuple[int, dict[str, s
         connection.close()
 
 
-def test_the_command_prints_the_url_and_serves_the_runs(runs_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("named", "page"),
+    [
+        (["simple"], "#/run/simple-v1"),  # a unique start of an id names the run
+        (["--diff", "simple-v1", "cli-failed"], "#/diff/simple-v1/cli-failed-v1"),
+        ([], ""),
+    ],
+)
+def test_the_command_prints_the_url_and_serves_the_runs(
+    runs_dir: Path, named: list[str], page: str
+) -> None:
     copy_fixture("simple-v1", runs_dir)
+    copy_fixture("cli-failed-v1", runs_dir)
     process = subprocess.Popen(
-        [sys.executable, "-m", "requestcompletion", "viz", "simple", "--state-dir", str(runs_dir)],
+        [sys.executable, "-m", "requestcompletion", "viz", *named, "--state-dir", str(runs_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,9 +51,10 @@ def test_the_command_prints_the_url_and_serves_the_runs(runs_dir: Path) -> None:
         line = process.stdout.readline()
         assert line.startswith("run viewer: http://127.0.0.1:"), line
         url = line.split()[2]
-        assert url.endswith("/#/run/simple-v1")  # a unique start of an id names the run
+        assert url.endswith("/" + page)
         status, _, body = _get(url.split("#")[0], "/api/runs")
-        assert status == 200 and json.loads(body)[0]["id"] == "simple-v1"
+        assert status == 200
+        assert {run["id"] for run in json.loads(body)} == {"simple-v1", "cli-failed-v1"}
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)

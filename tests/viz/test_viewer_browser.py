@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ def test_the_list_shows_each_run_and_a_corrupt_file_as_unreadable(
 ) -> None:
     copy_fixture("cli-demo-scripted-v1", runs_dir)
     copy_fixture("cli-failed-v1", runs_dir)
+    for outcome in ("waiting", "interrupted"):
+        saved = json.loads(copy_fixture("simple-v1", runs_dir).read_text())
+        saved["run_id"], saved["outcome"] = outcome, outcome
+        (runs_dir / f"{outcome}.json").write_text(json.dumps(saved))
+    (runs_dir / "simple-v1.json").unlink()
     (runs_dir / "torn.json").write_text('{"schema_version": 1, "run_id": "torn", "nod')
     (runs_dir / "not-a-run.json").write_text("[1, 2, 3]")
     page.goto(viewer.url)
@@ -33,6 +39,8 @@ def test_the_list_shows_each_run_and_a_corrupt_file_as_unreadable(
     demo = page.locator("tr[data-run='cli-demo-scripted-v1']").inner_text()
     assert "succeeded" in demo and "\t9\t" in demo and "157" in demo  # outcome, nodes, tokens
     assert "failed" in page.locator("tr[data-run='cli-failed-v1']").inner_text()
+    for outcome in ("waiting", "interrupted"):
+        assert page.locator(f"tr[data-run='{outcome}'] .st-{outcome}").inner_text() == outcome
     torn = page.locator("tr[data-run='torn']")
     assert "unreadable" in torn.inner_text() and "not valid JSON" in torn.inner_text()
     assert (
@@ -152,7 +160,8 @@ def test_the_diff_of_two_runs_marks_what_changed_and_opens_from_the_list(
     )
     labels = [label for label, _ in rows]
     assert labels[0] == "_pipeline" and labels.count("_score") == 3
-    changes = [badges for _, badges in rows]
+    # latency is left out: these calls take microseconds, and their jitter is not a change
+    changes = [[b for b in badges if b != "latency changed"] for _, badges in rows]
     assert "output changed" in changes[0]  # the root's total differs
     assert changes[1] == []  # _score(1) matched unchanged
     assert "inputs changed" in changes[2]  # _score(2) became _score(5)

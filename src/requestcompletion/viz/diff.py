@@ -36,7 +36,7 @@ def match_runs(a: ExecutionInfo, b: ExecutionInfo) -> list[dict[str, Any]]:
     """Pairs of matched nodes, `{"a": id | None, "b": id | None, "changed": [...]}`.
 
     `changed` names what differs: "inputs", "output", "status", "error", "latency"
-    (latency when one took more than 1.5 times the other and over a millisecond).
+    (latency when one took over 1.5 times as long as the other and 5 ms more: less is noise).
     Pairs come parents first, in run A's order, with B's extra calls after.
     """
     kids_a, kids_b = _children(a), _children(b)
@@ -120,6 +120,6 @@ def _changes(left: NodeInfo | None, right: NodeInfo | None) -> list[str]:
     da, db = left.duration, right.duration
     if da is not None and db is not None:
         slow, fast = max(da, db), min(da, db)
-        if slow > 0.001 and slow > 1.5 * fast:
+        if slow - fast > 0.005 and slow > 1.5 * fast:
             changed.append("latency")
     return changed

@@ -70,7 +70,7 @@ function showList() {
   const draw = (runs) => {
     body.replaceChildren(...runs.map((r) => {
       if (r.unreadable) return el("tr", { class: "unreadable", "data-run": r.id },
-        el("td"), el("td", {}, text(r.file)), el("td", { colspan: "7" }, "unreadable: " + text(r.unreadable)));
+        el("td"), el("td", {}, text(r.file)), el("td", { colspan: "7", class: "why" }, "unreadable: " + text(r.unreadable)));
       const box = el("input", { type: "checkbox", onchange: () => {
         box.checked ? picked.add(r.id) : picked.delete(r.id);
         compare.toggleAttribute("disabled", picked.size !== 2);
