@@ -48,6 +48,9 @@ class FolderWatcher:
         self._stop_r, self._stop_w = os.pipe()
         self._stopped = threading.Event()
         self._fd = _inotify(folder)
+        # taken before the thread starts, so a change made right after is not mistaken for
+        # the folder's first state
+        self._seen = {} if self._fd is not None else _snapshot(folder)
         self._thread = threading.Thread(target=self._run, name="rc-viz-watch", daemon=True)
         self._thread.start()
 
@@ -106,7 +109,7 @@ class FolderWatcher:
                     self._publish("")
 
     def _run_fallback(self) -> None:
-        seen = _snapshot(self._folder)
+        seen = self._seen
         while not self._stopped.wait(_FALLBACK_PERIOD):
             now = _snapshot(self._folder)
             for name in seen.keys() | now.keys():
