@@ -22,6 +22,12 @@ from viz_runs import (
 from requestcompletion.viz import Viewer
 
 
+def _open(page: Any, viewer: Viewer, run_id: str, node: int) -> None:
+    """Open a run's page and wait until its tree shows `node`."""
+    page.goto(viewer.url + "#/run/" + run_id)
+    page.wait_for_selector(f".row[data-id='{node}']")
+
+
 def test_the_list_shows_each_run_and_a_corrupt_file_as_unreadable(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
@@ -56,8 +62,7 @@ def test_a_node_expands_and_shows_its_inputs_output_error_and_traceback(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
     copy_fixture("simple-v1", runs_dir)
-    page.goto(viewer.url + "#/run/simple-v1")
-    page.wait_for_selector(".row[data-id='2']")
+    _open(page, viewer, "simple-v1", 2)
     page.click(".row[data-id='0'] .toggle")  # collapse the root: its children go away
     assert page.locator(".row[data-id='2']").count() == 0
     page.click(".row[data-id='0'] .toggle")
@@ -75,8 +80,7 @@ def test_search_and_status_filter_keep_matches_and_their_ancestors(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
     copy_fixture("cli-demo-scripted-v1", runs_dir)
-    page.goto(viewer.url + "#/run/cli-demo-scripted-v1")
-    page.wait_for_selector(".row[data-id='8']")
+    _open(page, viewer, "cli-demo-scripted-v1", 8)
     page.fill("#search", "weather")
     page.wait_for_function("() => document.querySelectorAll('.row').length === 5")
     ids = page.eval_on_selector_all(".row", "rows => rows.map(r => r.dataset.id)")
@@ -90,8 +94,7 @@ def test_the_timeline_draws_a_bar_per_node_and_parallel_bars_overlap(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
     make_parallel_run(runs_dir, n=4)
-    page.goto(viewer.url + "#/run/parallel-run")
-    page.wait_for_selector(".row[data-id='4']")
+    _open(page, viewer, "parallel-run", 4)
     page.click("button[data-tab='timeline']")
     page.wait_for_selector(".bar")
     boxes = page.eval_on_selector_all(
@@ -111,8 +114,7 @@ def test_an_agents_detail_shows_its_conversation_tokens_and_tool_calls(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
     make_agent_run(runs_dir)
-    page.goto(viewer.url + "#/run/agent-run")
-    page.wait_for_selector(".row[data-id='2']")
+    _open(page, viewer, "agent-run", 2)
     page.click(".row[data-id='0']")
     detail = page.locator("#detail")
     talk = detail.locator(".conversation")
@@ -129,8 +131,7 @@ def test_saved_markup_and_control_characters_are_shown_as_text(
     page: Any, viewer: Viewer, runs_dir: Path
 ) -> None:
     make_hostile_run(runs_dir)
-    page.goto(viewer.url + "#/run/hostile-run")
-    page.wait_for_selector(".row[data-id='1']")
+    _open(page, viewer, "hostile-run", 1)
     for node in ("0", "1"):
         page.click(f".row[data-id='{node}']")
         page.wait_for_selector("#detail pre.inputs")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,19 @@ def summary(info: ExecutionInfo) -> dict[str, Any]:
     }
 
 
-def runs_listing(folder: Path) -> list[dict[str, Any]]:
-    """Every run in `folder`, newest first; an unreadable file is listed with its error."""
+def runs_listing(
+    folder: Path, load: Callable[[Path], ExecutionInfo] = ExecutionInfo.load
+) -> list[dict[str, Any]]:
+    """Every run in `folder`, newest first; an unreadable file is listed with its error.
+
+    Args:
+        folder: the state folder.
+        load: reads one run file (the server passes one that keeps what it read).
+    """
     listing: list[dict[str, Any]] = []
     for run_id, path in run_files(folder).items():
         try:
-            entry = summary(ExecutionInfo.load(path))
+            entry = summary(load(path))
         except SavedRunError as error:
             entry = {"id": run_id, "unreadable": str(error)}
         entry["file"] = path.name

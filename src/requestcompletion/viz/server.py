@@ -69,9 +69,25 @@ class _Runs:
         if path is None:
             return None
         try:
+            return self.load_file(path)
+        except SavedRunError:
+            if not path.exists():
+                return None  # deleted between the listing and the read
+            raise
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The runs list; runs whose files are gone are forgotten."""
+        current = set(run_files(self.folder).values())
+        with self._lock:
+            for gone in self._loaded.keys() - current:
+                del self._loaded[gone]
+        return runs_listing(self.folder, self.load_file)
+
+    def load_file(self, path: Path) -> ExecutionInfo:
+        try:
             stat = path.stat()
-        except FileNotFoundError:
-            return None
+        except OSError:
+            return ExecutionInfo.load(path)  # let the loader say what is wrong
         version = (stat.st_size, stat.st_mtime_ns)
         with self._lock:
             cached = self._loaded.get(path)
@@ -174,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             name, kind = _ASSETS[path]
             self._send(asset(name).encode(), kind)
         elif path == "/api/runs":
-            self._json(runs_listing(self.viewer.runs.folder))
+            self._json(self.viewer.runs.listing())
         elif path.startswith("/api/runs/"):
             self._run(unquote(path.removeprefix("/api/runs/")))
         elif path == "/api/diff":
@@ -221,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
                     names.add(box.get_nowait())
                 if None in names:
                     return
-                self._push("runs", runs_listing(self.viewer.runs.folder))
+                self._push("runs", self.viewer.runs.listing())
                 if run_id is not None and any(
                     n == "" or n.rsplit(".", 1)[0] == run_id for n in names if n is not None
                 ):
