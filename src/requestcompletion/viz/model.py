@@ -39,8 +39,8 @@ def run_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def summary(info: ExecutionInfo) -> dict[str, Any]:
-    """The run-level figures shown in the list and the run's header."""
+def summary(info: ExecutionInfo, nodes: int | None = None) -> dict[str, Any]:
+    """The run-level figures shown in the list and the run's header (`nodes`: its count)."""
     fields = info.run_fields
     start, end = fields.get("started_at"), fields.get("ended_at")
     numbers = (int, float)
@@ -51,7 +51,7 @@ def summary(info: ExecutionInfo) -> dict[str, Any]:
         "started_at": start if isinstance(start, numbers) else None,
         "duration": duration,
         "outcome": fields.get("outcome") or "running",
-        "nodes": len(info.nodes),
+        "nodes": len(info.nodes) if nodes is None else nodes,
         "input_tokens": usage.get("input_tokens") or 0,
         "output_tokens": usage.get("output_tokens") or 0,
         "cost": usage.get("cost"),
@@ -59,19 +59,23 @@ def summary(info: ExecutionInfo) -> dict[str, Any]:
     }
 
 
+def _summarise(path: Path) -> dict[str, Any]:
+    return summary(ExecutionInfo.load(path))
+
+
 def runs_listing(
-    folder: Path, load: Callable[[Path], ExecutionInfo] = ExecutionInfo.load
+    folder: Path, summarise: Callable[[Path], dict[str, Any]] = _summarise
 ) -> list[dict[str, Any]]:
     """Every run in `folder`, newest first; an unreadable file is listed with its error.
 
     Args:
         folder: the state folder.
-        load: reads one run file (the server passes one that keeps what it read).
+        summarise: one run file's `summary` (the server passes one that keeps what it read).
     """
     listing: list[dict[str, Any]] = []
     for run_id, path in run_files(folder).items():
         try:
-            entry = summary(load(path))
+            entry = dict(summarise(path))
         except SavedRunError as error:
             entry = {"id": run_id, "unreadable": str(error)}
         entry["file"] = path.name
@@ -116,7 +120,7 @@ def run_model(info: ExecutionInfo) -> dict[str, Any]:
         # `replayed` arrives with resumed runs; a run saved before it has no such field
         columns["replayed"].append(bool(getattr(node, "replayed", False)))
     return {
-        "summary": summary(info),
+        "summary": summary(info, len(nodes)),
         "names": list(names),
         "nodes": columns,
         "streamed": [[node_id, item] for node_id, item in info.streamed],

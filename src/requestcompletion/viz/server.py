@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
 from .diff import match_runs
-from .model import run_files, run_model, runs_listing, to_json
+from .model import run_files, run_model, runs_listing, summary, to_json
 from .watch import FolderWatcher
 
 __all__ = ["Viewer", "is_loopback"]
@@ -55,25 +55,48 @@ def asset(name: str) -> str:
     return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
 
 
+class _Loaded:
+    """One version of a run file (size, mtime) as read, and what was made from it."""
+
+    __slots__ = ("info", "page", "summary", "version")
+
+    def __init__(self, version: tuple[int, int], info: ExecutionInfo) -> None:
+        self.version, self.info = version, info
+        self.summary: dict[str, Any] | None = None
+        self.page: str | None = None  # the run's JSON for the page
+
+
 class _Runs:
-    """The state folder's runs, each loaded once per version of its file."""
+    """The state folder's runs, each read once per version of its file: every open page
+    of a live run, and the runs list, reuse the same read."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
-        self._loaded: dict[Path, tuple[tuple[int, int], ExecutionInfo]] = {}
+        self._loaded: dict[Path, _Loaded] = {}
 
-    def load(self, run_id: str) -> ExecutionInfo | None:
-        """The run, None if there is no such run; SavedRunError if it is unreadable."""
+    def page(self, run_id: str) -> str | None:
+        """The run's JSON for the page, None if there is no such run.
+
+        Raises:
+            SavedRunError: the run's file is unreadable.
+        """
         path = run_files(self.folder).get(run_id)
         if path is None:
             return None
         try:
-            return self.load_file(path)
+            loaded = self._load(path)
         except SavedRunError:
             if not path.exists():
                 return None  # deleted between the listing and the read
             raise
+        if loaded.page is None:
+            loaded.page = to_json(run_model(loaded.info))
+        return loaded.page
+
+    def info(self, run_id: str) -> ExecutionInfo | None:
+        path = run_files(self.folder).get(run_id)
+        return None if path is None else self._load(path).info
 
     def listing(self) -> list[dict[str, Any]]:
         """The runs list; runs whose files are gone are forgotten."""
@@ -81,22 +104,27 @@ class _Runs:
         with self._lock:
             for gone in self._loaded.keys() - current:
                 del self._loaded[gone]
-        return runs_listing(self.folder, self.load_file)
+        return runs_listing(self.folder, self._summary)
 
-    def load_file(self, path: Path) -> ExecutionInfo:
+    def _summary(self, path: Path) -> dict[str, Any]:
+        loaded = self._load(path)
+        if loaded.summary is None:
+            loaded.summary = summary(loaded.info)
+        return loaded.summary
+
+    def _load(self, path: Path) -> _Loaded:
         try:
             stat = path.stat()
-        except OSError:
-            return ExecutionInfo.load(path)  # let the loader say what is wrong
+        except OSError:  # gone or unreadable: the loader says so, as SavedRunError
+            return _Loaded((0, 0), ExecutionInfo.load(path))
         version = (stat.st_size, stat.st_mtime_ns)
         with self._lock:
-            cached = self._loaded.get(path)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        info = ExecutionInfo.load(path)
-        with self._lock:
-            self._loaded[path] = (version, info)
-        return info
+            loaded = self._loaded.get(path)
+        if loaded is None or loaded.version != version:
+            loaded = _Loaded(version, ExecutionInfo.load(path))
+            with self._lock:
+                self._loaded[path] = loaded
+        return loaded
 
 
 class Viewer:
@@ -202,18 +230,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _run(self, run_id: str) -> None:
         try:
-            info = self.viewer.runs.load(run_id)
+            page = self.viewer.runs.page(run_id)
         except SavedRunError as error:
             self._json({"error": str(error), "unreadable": True}, HTTPStatus.UNPROCESSABLE_ENTITY)
             return
-        if info is None:
+        if page is None:
             self._json({"error": f"no run {run_id!r}", "gone": True}, HTTPStatus.NOT_FOUND)
             return
-        self._json(run_model(info))
+        self._send(page.encode(), "application/json")
 
     def _diff(self, left: str, right: str) -> None:
         try:
-            a, b = self.viewer.runs.load(left), self.viewer.runs.load(right)
+            a, b = self.viewer.runs.info(left), self.viewer.runs.info(right)
         except SavedRunError as error:
             self._json({"error": str(error)}, HTTPStatus.UNPROCESSABLE_ENTITY)
             return
@@ -230,14 +258,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self._push("hello", {})
+            self._push("hello", "{}")
             while True:
                 names = {box.get()}
                 while not box.empty():  # one update for a burst of writes
                     names.add(box.get_nowait())
                 if None in names:
                     return
-                self._push("runs", self.viewer.runs.listing())
+                self._push("runs", to_json(self.viewer.runs.listing()))
                 if run_id is not None and any(
                     n == "" or n.rsplit(".", 1)[0] == run_id for n in names if n is not None
                 ):
@@ -250,17 +278,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _push_run(self, run_id: str) -> None:
         try:
-            info = self.viewer.runs.load(run_id)
+            page = self.viewer.runs.page(run_id)
         except SavedRunError as error:
-            self._push("unreadable", {"error": str(error)})
+            self._push("unreadable", to_json({"error": str(error)}))
             return
-        if info is None:
-            self._push("gone", {"id": run_id})
+        if page is None:
+            self._push("gone", to_json({"id": run_id}))
         else:
-            self._push("run", run_model(info))
+            self._push("run", page)
 
-    def _push(self, event: str, data: Any) -> None:
-        self.wfile.write(f"event: {event}\ndata: {to_json(data)}\n\n".encode())
+    def _push(self, event: str, data: str) -> None:
+        """Send one server-sent event; `data` is JSON, which holds no raw newline."""
+        self.wfile.write(f"event: {event}\ndata: {data}\n\n".encode())
         self.wfile.flush()
 
     def _json(self, data: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
