@@ -108,3 +108,16 @@ def test_bad_requests_get_a_clear_json_error(runs_dir: Path, path: str, status: 
         assert got == status
         assert json.loads(body)["error"]
         assert _get(viewer.url, "/api/runs/simple-v1")[0] == 200  # still serving
+
+
+def test_a_file_cut_short_anywhere_is_listed_or_refused_never_a_crash(runs_dir: Path) -> None:
+    whole = copy_fixture("cli-demo-scripted-v1", runs_dir).read_text()
+    with Viewer(runs_dir) as viewer:
+        for cut in range(0, len(whole), max(1, len(whole) // 60)):
+            (runs_dir / "cli-demo-scripted-v1.json").write_text(whole[:cut])
+            status, _, body = _get(viewer.url, "/api/runs")
+            assert status == 200
+            (entry,) = json.loads(body)
+            assert "not valid JSON" in entry["unreadable"] or "not a" in entry["unreadable"]
+            status, _, body = _get(viewer.url, "/api/runs/cli-demo-scripted-v1")
+            assert status == 422 and json.loads(body)["unreadable"]

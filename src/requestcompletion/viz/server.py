@@ -242,14 +242,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _diff(self, left: str, right: str) -> None:
         try:
             a, b = self.viewer.runs.info(left), self.viewer.runs.info(right)
+            if a is None or b is None:
+                missing = left if a is None else right
+                self._json({"error": f"no run {missing!r}", "gone": True}, HTTPStatus.NOT_FOUND)
+                return
+            # a loaded run's views may find it malformed: that too is a SavedRunError
+            both = {"a": run_model(a), "b": run_model(b), "pairs": match_runs(a, b)}
         except SavedRunError as error:
             self._json({"error": str(error)}, HTTPStatus.UNPROCESSABLE_ENTITY)
             return
-        if a is None or b is None:
-            missing = left if a is None else right
-            self._json({"error": f"no run {missing!r}", "gone": True}, HTTPStatus.NOT_FOUND)
-            return
-        self._json({"a": run_model(a), "b": run_model(b), "pairs": match_runs(a, b)})
+        self._json(both)
 
     def _events(self, run_id: str | None) -> None:
         box = self.viewer.watcher.subscribe()
