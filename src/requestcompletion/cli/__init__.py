@@ -22,7 +22,6 @@ import sys
 from collections.abc import Sequence
 
 from .._text import escape_controls
-
 from . import viz
 
 __all__ = ["main"]
