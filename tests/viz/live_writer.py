@@ -5,8 +5,8 @@
 It runs a workflow of STEPS calls, one each time a line arrives on stdin. After
 each call starts and after it finishes, it rewrites FOLDER/RUN_ID.json with the
 run as it stands (the way a journal grows as a run goes), prints what it did and
-flushes, so the test knows what the page should show next. Leaving the runner
-writes the final file.
+flushes, so the test knows what the page should show next. Once the runner has
+closed, the final version (with the run's outcome) replaces it the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ async def workflow(n: int) -> int:
     return total
 
 
-with rc.Runner(run_identifier=run_id, state_dir=str(folder), logging_setting="NONE") as runner:
+# the runner itself saves nothing: it would not replace the file this script keeps
+# rewriting, and would write a second one beside it
+with rc.Runner(run_identifier=run_id, save_state=False, logging_setting="NONE") as runner:
     runner.run_sync(workflow, steps)
-print("closed", flush=True)
+save("closed")  # the closed run, with its outcome: what the runner's own save holds
