@@ -121,3 +121,14 @@ def test_a_file_cut_short_anywhere_is_listed_or_refused_never_a_crash(runs_dir: 
             assert "not valid JSON" in entry["unreadable"] or "not a" in entry["unreadable"]
             status, _, body = _get(viewer.url, "/api/runs/cli-demo-scripted-v1")
             assert status == 422 and json.loads(body)["unreadable"]
+
+
+def test_a_run_id_saved_twice_is_listed_and_served_once_per_file(runs_dir: Path) -> None:
+    first = copy_fixture("simple-v1", runs_dir)
+    (runs_dir / "simple-v1.2.json").write_text(first.read_text())  # how a taken id is saved
+    with Viewer(runs_dir) as viewer:
+        listing = json.loads(_get(viewer.url, "/api/runs")[2])
+        assert sorted(e["id"] for e in listing) == ["simple-v1", "simple-v1.2"]
+        assert {e["run_id"] for e in listing} == {"simple-v1"}
+        status, _, body = _get(viewer.url, "/api/runs/simple-v1.2")
+        assert status == 200 and json.loads(body)["summary"]["id"] == "simple-v1"

@@ -74,11 +74,14 @@ def runs_listing(
         summarise: one run file's `summary` (the server passes one that keeps what it read).
     """
     listing: list[dict[str, Any]] = []
-    for run_id, path in run_files(folder).items():
+    for name, path in run_files(folder).items():
         try:
-            entry = dict(summarise(path))
+            figures = summarise(path)
         except SavedRunError as error:
-            entry = {"id": run_id, "unreadable": str(error)}
+            entry: dict[str, Any] = {"id": name, "unreadable": str(error)}
+        else:
+            # keyed by file name: a run id used twice is saved as `<id>.json`, `<id>.2.json`
+            entry = {**figures, "id": name, "run_id": figures["id"]}
         entry["file"] = path.name
         entry["mtime"] = _mtime(path)
         listing.append(entry)
