@@ -14,6 +14,7 @@ from viz_runs import copy_fixture, shot
 from requestcompletion.viz import Viewer
 
 WRITER = Path(__file__).with_name("live_writer.py")
+JOURNAL_WRITER = Path(__file__).with_name("journal_writer.py")
 
 
 @pytest.fixture
@@ -120,3 +121,41 @@ def test_a_half_written_file_is_reported_and_the_page_recovers(
     path.write_text(whole)
     page.wait_for_function("() => document.querySelector('#banner').textContent === ''")
     page.wait_for_selector(".row[data-id='2']")
+
+
+def test_a_run_fed_by_its_journal_appears_running_and_ends_saved(
+    page: Any, viewer: Viewer, runs_dir: Path
+) -> None:
+    page.goto(viewer.url)
+    page.wait_for_function("() => window.rcListening === true")
+    process = subprocess.Popen(
+        [sys.executable, str(JOURNAL_WRITER), str(runs_dir), "journaled", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _said(process, "started 0")
+        # the journal's process is alive, so the run is running, not interrupted
+        page.wait_for_selector("tr[data-run='journaled'] .st-running")
+        page.click("a[href='#/run/journaled']")
+        page.wait_for_selector(".row[data-id='1'].st-running")
+        _go(process)
+        _said(process, "started 1")
+        page.wait_for_selector(".row[data-id='1'].st-succeeded")
+        page.wait_for_selector(".row[data-id='2'].st-running")
+        _go(process)
+        _said(process, "closed")
+        assert process.wait(timeout=30) == 0
+        page.wait_for_selector(".row[data-id='0'].st-succeeded")  # from the final JSON
+        page.wait_for_function(
+            "() => document.querySelector('#summary').textContent.includes('succeeded')"
+        )
+        assert not (runs_dir / "journaled.journal").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()

@@ -51,13 +51,34 @@ def summary(info: ExecutionInfo, nodes: int | None = None) -> dict[str, Any]:
         "id": info.run_id,
         "started_at": start if isinstance(start, numbers) else None,
         "duration": duration,
-        "outcome": fields.get("outcome") or "running",
+        "outcome": _outcome(fields),
         "nodes": len(info.nodes) if nodes is None else nodes,
         "input_tokens": usage.get("input_tokens") or 0,
         "output_tokens": usage.get("output_tokens") or 0,
         "cost": usage.get("cost"),
         "resumed_from": fields.get("resumed_from"),
     }
+
+
+def _outcome(fields: dict[str, Any]) -> str:
+    """The run's outcome; a journal whose writing process is still alive is "running"."""
+    outcome = fields.get("outcome")
+    journal = fields.get("journal")
+    if outcome == "interrupted" and isinstance(journal, dict):
+        pid = journal.get("pid")
+        if isinstance(pid, int) and pid > 0 and _alive(pid):
+            return "running"
+    return str(outcome or "running")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _summarise(path: Path) -> dict[str, Any]:
