@@ -29,7 +29,9 @@ FLAGS = [
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the
+# test thread while it is open, and tests after these ones (run_sync) must not see it.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the browser tests need: pip install -e '.[viz-test]'"
