@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-3.12 test-local lint docs bench clean
+.PHONY: demo test test-3.12 test-local lint docs bench clean viz-test-deps
 
 # A working Python 3.12 for the second leg of `make test` (from 3.12 rc.batch starts
 # its calls eagerly, a code path of its own): python3.12 if it runs, else pyenv's
@@ -44,10 +44,18 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# The viewer's browser tests: Debian's chromium (apt-get when root and missing) and
+# Playwright in the venv, pointed at /usr/bin/chromium: it never downloads a browser.
+viz-test-deps: $(VENV)/.dev
+	@command -v chromium >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "no chromium and not root: the viewer's browser tests will skip"; fi
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e ".[viz-test]"
+
 # The whole run happens in a loopback-only network namespace (scripts/netns-run; as
 # root it makes one, else it tries an unprivileged one), where the Ray tests start
 # their local cluster; outside one they skip and say why.
-test: lint docs
+test: lint docs viz-test-deps
 	scripts/netns-run $(BIN)/python -m pytest
 	@if [ -n "$(PYTHON312)" ]; then $(MAKE) --no-print-directory test-3.12; \
 	else echo "no working python3.12 here: the suite's Python 3.12 leg is skipped"; fi

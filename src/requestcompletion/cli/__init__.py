@@ -4,6 +4,7 @@
     requestcompletion runs [--state-dir DIR]
     requestcompletion show RUN [--state-dir DIR]
     requestcompletion mcp serve MODULE:ATTR [--http] [--host HOST] [--port PORT]
+    requestcompletion viz [RUN] [--port N] [--export RUN -o FILE] [--diff A B]
 
 Built on argparse rather than typer: it is in the standard library, so the command
 line adds no dependency and starts fast, and three commands with a few options
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from .._text import escape_controls
+from . import viz
 
 __all__ = ["main"]
 
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address for --http (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port for --http (8000)")
     _state_dir(serve, "where to save the server's run")
+    viz.add_parser(commands)
     return parser
 
 
@@ -120,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .mcp_serve import serve_target
 
             return serve_target(args.target, args.http, args.host, args.port, args.state_dir)
+        if args.command == "viz":
+            return viz.run_viz(args)
         from . import runs
 
         if args.command == "runs":
