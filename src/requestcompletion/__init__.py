@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from . import errors
+from . import runner as _runner
 from .config import ExecutorConfig, set_config
 from .context import context
 from .errors import (
@@ -50,6 +51,17 @@ if _TYPE_CHECKING:
     from .nodes.agent import AgentResult, agent_node
 
 _logging.getLogger("RC").addHandler(_logging.NullHandler())
+
+
+def _open_viewer(runner: Runner) -> None:
+    """`ExecutorConfig(viz=True)`: the viewer is loaded only by runs that ask for it."""
+    if runner.config.viz:
+        from .viz.live import open_for
+
+        open_for(runner)
+
+
+_runner.open_hooks = (*_runner.open_hooks, _open_viewer)
 
 __version__ = "0.1.0"
 

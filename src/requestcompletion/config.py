@@ -184,6 +184,8 @@ class ExecutorConfig:
         journal_fsync: with `save_state`, also fsync the run's journal after each
             batch it writes (survives power loss, at the cost of a disk sync per batch;
             without it a batch reaches the OS, which survives the process dying).
+        viz: serve the run viewer for `state_dir` while the process lives and print
+            the URL of this run's page when the runner opens (with `save_state`).
         execution_mode: where nodes without a mode of their own run: the name of
             one of the runner's strategies ("asyncio", "threads", "distributed" or
             one given with `Runner(execution_modes=...)`; an unknown name fails
@@ -219,6 +221,7 @@ class ExecutorConfig:
         default=_NOT_GIVEN, metadata=_setting(".covailence", _path, saved=_path_text)
     )
     journal_fsync: bool = field(default=_NOT_GIVEN, metadata=_setting(False, _flag))
+    viz: bool = field(default=_NOT_GIVEN, metadata=_setting(False, _flag))
     execution_mode: str | None = field(default=_NOT_GIVEN, metadata=_setting(None, _mode))
     max_concurrency: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))
     max_threads: int | None = field(default=_NOT_GIVEN, metadata=_setting(None, _count))

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
             "ANTHROPIC_API_KEY). Default: $RC_MODEL, else local"
         ),
     )
+    demo.add_argument(
+        "--viz",
+        action="store_true",
+        help="watch the run in the browser: print the viewer's URL, keep it up until Ctrl-C",
+    )
     _state_dir(demo, "where to save the run")
 
     runs = commands.add_parser(
@@ -118,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            return run_demo(model=args.model, state_dir=args.state_dir)
+            return run_demo(model=args.model, state_dir=args.state_dir, viz=args.viz)
         if args.command == "mcp":
             from .mcp_serve import serve_target
 

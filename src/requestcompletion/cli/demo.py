@@ -198,13 +198,15 @@ def _secs(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
-def run_demo(model: str | None = None, state_dir: str = ".covailence") -> int:
+def run_demo(model: str | None = None, state_dir: str = ".covailence", viz: bool = False) -> int:
     """Run the workflow with live progress, print the answer and where the run went.
 
     Args:
         model: a model name for `resolve_model` (``local``, ``scripted``,
             ``openai:gpt-4o-mini``...); default ``$RC_MODEL``, else ``local``.
         state_dir: where to save the run.
+        viz: serve the run viewer, print the run's page, and keep it up after the
+            run until Ctrl-C.
 
     Returns:
         The exit code: 0, or 1 when the run failed (the error is on stderr).
@@ -235,7 +237,7 @@ def run_demo(model: str | None = None, state_dir: str = ".covailence") -> int:
     progress = Progress()
     started = time.perf_counter()
     failure: BaseException | None = None
-    with rc.Runner(logging_setting="NONE", state_dir=state_dir) as runner:
+    with rc.Runner(logging_setting="NONE", state_dir=state_dir, viz=viz) as runner:
         runner.publisher.subscribe(progress, name="demo progress")
         try:
             info = runner.run_sync(workflow, CITIES)
@@ -256,4 +258,19 @@ def run_demo(model: str | None = None, state_dir: str = ".covailence") -> int:
         option = "" if state_dir == ".covailence" else f" --state-dir {state_dir}"
         print(f"saved to {where}")
         print(f"look at it: requestcompletion show {runner.run_id}{option}")
+    if viz:
+        _keep_viewing(state_dir)
     return 1 if failure is not None else 0
+
+
+def _keep_viewing(state_dir: str) -> None:
+    """With --viz, keep the run's viewer up after the run, until Ctrl-C."""
+    import signal
+
+    from ..viz.live import viewer_for
+
+    print(f"the run viewer stays up at {viewer_for(state_dir).url} (Ctrl-C to stop)", flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
