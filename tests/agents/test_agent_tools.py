@@ -316,3 +316,30 @@ async def test_a_sub_agent_with_structured_output_answers_in_json() -> None:
     await rc.call(Outer, "go")
     [report] = tool_results(outer_model.calls[1].messages)
     assert report.content == '{"name":"Lima","population":10}'
+
+
+def test_function_node_description_overrides_the_docstring_for_the_model() -> None:
+    from requestcompletion.nodes._agent_tools import tool_of
+
+    def lookup(city: str) -> str:
+        """Look a city up.
+
+        Args:
+            city: its name
+        """
+        return city
+
+    plain = rc.function_node(lookup, name="lookup_plain")
+    described = rc.function_node(lookup, name="lookup_described", description="Find a city.")
+    assert tool_of(plain).description == "Look a city up."
+    assert tool_of(described).description == "Find a city."
+    assert tool_of(described).parameters == tool_of(plain).parameters  # arguments as before
+
+    @rc.function_node(description="Say hello.")
+    def hello(name: str) -> str:
+        return f"hello {name}"
+
+    assert tool_of(hello).description == "Say hello."
+    assert hello("ada") == "hello ada"
+    with pytest.raises(rc.NodeCreationError, match="description must be a string"):
+        rc.function_node(lookup, description=3)  # type: ignore[arg-type]

@@ -65,7 +65,9 @@ def tool_of(node: Any) -> Tool:
 
 def _describe(node: Any) -> Tool:
     if isinstance(node, type) and issubclass(node, FunctionNode):
-        return Tool.from_function(node.func, name=tool_name(node.pretty_name()))
+        return Tool.from_function(
+            node.func, name=tool_name(node.pretty_name()), description=node.tool_description
+        )
     if isinstance(node, type) and issubclass(node, Node):
         return Tool.from_function(node, name=tool_name(node.pretty_name()))
     if isinstance(node, type) or not callable(node):

@@ -45,6 +45,7 @@ class FunctionNode(Node[T], Generic[T], metaclass=_CallsTheFunction):
     """
 
     func: Callable[..., T | Awaitable[T]]
+    tool_description: str | None = None  # for a model, instead of the docstring's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -59,6 +60,7 @@ def function_node(
     func: Callable[..., Awaitable[T]] | Callable[..., T],
     *,
     name: str | None = None,
+    description: str | None = None,
     timeout: float | None = None,
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -69,6 +71,7 @@ def function_node(
     func: None = None,
     *,
     name: str | None = None,
+    description: str | None = None,
     timeout: float | None = None,
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -80,6 +83,7 @@ def function_node(
     func: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
+    description: str | None = None,
     timeout: float | None = None,
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -91,6 +95,8 @@ def function_node(
         func: an `async def` (runs on the loop) or a plain `def` (runs on a thread);
             leave it out to use `function_node(name=..., ...)` as a decorator.
         name: the node's name in logs and saved runs; default the function's name.
+        description: what the node does, for a model that gets it as a tool;
+            default the docstring's description.
         timeout: seconds one call may take; None for no limit.
         mode: the execution mode, a strategy of the runner ("asyncio", "threads",
             "distributed" or one given with `Runner(execution_modes=...)`);
@@ -110,15 +116,16 @@ def function_node(
     if func is None:
 
         def decorate(func: Callable[..., Any]) -> type[FunctionNode[Any]]:
-            return _make(func, name, timeout, mode, execution_options, ray_options)
+            return _make(func, name, description, timeout, mode, execution_options, ray_options)
 
         return decorate
-    return _make(func, name, timeout, mode, execution_options, ray_options)
+    return _make(func, name, description, timeout, mode, execution_options, ray_options)
 
 
 def _make(
     func: Callable[..., Any],
     name: str | None,
+    description: str | None,
     timeout: float | None,
     mode: ExecutionMode | None,
     execution_options: Mapping[str, Mapping[str, Any]] | None,
@@ -128,6 +135,8 @@ def _make(
         raise NodeCreationError(f"function_node needs a function, not {func!r}")
     where = f"function_node({getattr(func, '__name__', func)!r})"
     check_mode(where, mode)
+    if description is not None and not isinstance(description, str):
+        raise NodeCreationError(f"{where}: description must be a string, not {description!r}")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise NodeCreationError(
             f"{where}: timeout must be a number of seconds > 0 or None, not {timeout!r}"
@@ -146,6 +155,7 @@ def _make(
                 "timeout": timeout,
                 "execution_mode": mode,
                 "execution_options": options,
+                "tool_description": description,
                 "__doc__": func.__doc__,
                 "__module__": getattr(func, "__module__", __name__),
                 "__qualname__": getattr(func, "__qualname__", node_name),
