@@ -94,9 +94,11 @@ class Handler(BaseHTTPRequestHandler):
         elif answer.kind == "trickle":
             self._trickle(json.dumps(_openai_body(answer, body)).encode(), answer.every)
         elif stream:
+            self.server.served.append(answer.usage)
             events = _anthropic_events(answer) if anthropic else _openai_events(answer, body)
             self._stream(events, answer)
         else:
+            self.server.served.append(answer.usage)
             payload = _anthropic_body(answer) if anthropic else _openai_body(answer, body)
             self._send(200, json.dumps(payload))
 
@@ -151,6 +153,7 @@ class FakeLLMServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests: list[Recorded] = []
+        self.served: list[tuple[int, int]] = []  # (input, output) tokens of each reply sent
         self.release = threading.Event()
         self._answers: collections.deque[Answer] = collections.deque()
         self._lock = threading.Lock()
@@ -175,6 +178,7 @@ class FakeLLMServer(ThreadingHTTPServer):
         with self._lock:
             self._answers.clear()
             self.requests = []
+            self.served = []
             released, self.release = self.release, threading.Event()
         released.set()
 

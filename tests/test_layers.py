@@ -22,7 +22,7 @@ PACKAGE = Path(rc.__file__).resolve().parent
 
 # Bottom to top. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "config", "_frozen", "_text", "_signals")),
+    ("base", ("errors", "config", "budgets", "_frozen", "_text", "_signals")),
     ("pubsub", ("pubsub",)),
     ("state", ("state",)),
     ("context", ("context",)),

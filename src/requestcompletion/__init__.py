@@ -16,6 +16,7 @@ from . import runner as _runner
 from .config import ExecutorConfig, set_config
 from .context import context
 from .errors import (
+    BudgetExceededError,
     ClusterError,
     ConfigError,
     ContextError,
@@ -48,6 +49,7 @@ from .state import ExecutionInfo
 
 if _TYPE_CHECKING:
     from . import llm, mcp, testing
+    from .llm.budget import Budget
     from .nodes.agent import AgentResult, agent_node
 
 _logging.getLogger("RC").addHandler(_logging.NullHandler())
@@ -67,6 +69,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentResult",
+    "Budget",
+    "BudgetExceededError",
     "ClusterError",
     "ConfigError",
     "ContextError",
@@ -115,6 +119,7 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "AgentResult": (".nodes.agent", "AgentResult"),
     "agent_node": (".nodes.agent", "agent_node"),
+    "Budget": (".llm.budget", "Budget"),
     "llm": (".llm", None),
     "mcp": (".mcp", None),
     "testing": (".testing", None),

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, get_args
 
+from .budgets import Budget, check_budget
 from .errors import ConfigError
 
 __all__ = [
@@ -147,6 +148,14 @@ def _path_text(value: Any) -> Any:
     return None if value is None else os.fspath(value)
 
 
+def _budget(name: str, value: Any) -> Any:
+    return check_budget(value)
+
+
+def _budget_limits(value: Any) -> Any:
+    return None if value is None else value.limits()
+
+
 def _callable_name(value: Any) -> Any:
     return None if value is None else getattr(value, "__qualname__", "callable")
 
@@ -197,6 +206,11 @@ class ExecutorConfig:
         ray_address: deprecated: give the runner
             ``execution_modes={"distributed": DistributedExecutionStrategy(address=...)}``.
         ray_init: deprecated: ``DistributedExecutionStrategy(init=...)`` likewise.
+        budget: an `rc.Budget` the whole run's model calls and nodes must stay within
+            (see `requestcompletion.llm.budget`); None: no limit.
+        human: answers `rc.ask`: called (sync or async) with an `rc.human.Question`,
+            returns the answer or `rc.human.DEFER`; `rc.human.terminal()` asks on the
+            terminal. None: every question stays open and the run ends ``waiting``.
 
     Raises:
         ConfigError: a value is not allowed (a `ValueError` and a `TypeError`); the
@@ -230,6 +244,12 @@ class ExecutorConfig:
     )
     ray_init: Mapping[str, Any] | None = field(
         default=_NOT_GIVEN, metadata=_setting(None, _ray_init, _DISTRIBUTED % "init", saved=None)
+    )
+    budget: Budget | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _budget, saved=_budget_limits)
+    )
+    human: Callable[[Any], Any] | None = field(
+        default=_NOT_GIVEN, metadata=_setting(None, _callable, saved=_callable_name)
     )
     given: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 

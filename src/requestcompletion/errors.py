@@ -22,6 +22,7 @@
         ├── FatalError               raise it in a node to end the whole run
         ├── MCPError                 an MCP server could not be reached, refused a call, or
         │                            offers a tool whose schema rc cannot express
+        ├── BudgetExceededError      a model call or a node would go over an `rc.Budget`
         └── LLMError                 a model could not give a usable answer
             ├── ProviderError        the provider failed: HTTP status, timeout, bad body
             ├── ToolArgumentsError   a tool call did not fit its tool (goes back to the model)
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from .state.info import ExecutionInfo
 
 __all__ = [
+    "BudgetExceededError",
     "ClusterError",
     "ConfigError",
     "ContextError",
@@ -161,6 +163,38 @@ class MCPError(RunError):
     """An MCP server failed: it could not be reached, a tool call failed or timed out, or a
     tool's input schema cannot be expressed (`rc.mcp`). An agent's tool that raises it
     shows the message to the model."""
+
+
+class BudgetExceededError(RunError):
+    """A model call (or a new node) would take a run or an agent over its `rc.Budget`.
+
+    It is raised in the calling node before anything is sent, so nothing was paid
+    for the refused call.
+
+    Attributes:
+        limit: the budget field that refused, e.g. ``"max_cost"``.
+        allowed: that field's value.
+        spent: what calls that finished had used of it when the call was refused.
+        reserved: what calls still in flight held reserved of it.
+        needed: what the refused call asked for (its worst case).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        allowed: float,
+        spent: float,
+        reserved: float,
+        needed: float,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.allowed = allowed
+        self.spent = spent
+        self.reserved = reserved
+        self.needed = needed
 
 
 class LLMError(RunError):

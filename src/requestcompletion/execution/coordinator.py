@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .. import budgets as _budget
 from .._frozen import fast_constructor
 from ..config import ExecutorConfig
-from ..context import current_node
+from ..context import current_node, current_runner
 from ..errors import (
     ConfigError,
     FatalError,
@@ -133,7 +134,12 @@ class Coordinator:
 
         Raises:
             NodeCreationError: the arguments do not fit the node.
+            BudgetExceededError: a budget's max_nodes would be passed.
         """
+        if _budget.OPEN or self.config.budget is not None:
+            runner = current_runner.get()
+            if runner is not None:  # max_nodes: refused before the node exists
+                _budget.count_node(runner, parent)
         try:
             spec = spec_of(node)
             work = spec.create(args, kwargs)

@@ -40,6 +40,7 @@ from ..errors import (
     TurnLimitError,
 )
 from ..interaction import call
+from ..llm.budget import Budget, Hold, agent_scope
 from ..llm.messages import Message, MessageHistory, ToolCall, UserMessage
 from ..llm.model import ModelBase
 from ..llm.pricing import cost as price_of
@@ -91,6 +92,7 @@ class AgentConfig:
     max_turns: int | None = DEFAULT_MAX_TURNS
     output_validator: OutputValidator | None = None
     output_retries: int = 1
+    budget: Budget | None = None
 
 
 class AgentRun:
@@ -133,6 +135,13 @@ class AgentRun:
 
     async def run(self) -> AgentResult[Any]:
         """Talk to the model until it gives a final answer; return it."""
+        budget = self.config.budget
+        if budget is None:
+            return await self._talk()
+        with agent_scope(self.runner, self.record, budget):
+            return await self._talk()
+
+    async def _talk(self) -> AgentResult[Any]:
         config = self.config
         history = self.history
         corrections = 0  # turns in a row sent back to the model to correct
@@ -270,6 +279,15 @@ class AgentRun:
             # the run has ended (end_on_error, FatalError) and this task is being
             # cancelled: do not pay for one more model call on the way out
             raise asyncio.CancelledError
+        tools = config.toolbox.tools or None
+        # a saved run keeps each model call with its request's digest, for replay;
+        # taken before the reply joins the history
+        saved = record is not None and runner is not None and runner.config.save_state
+        asked = self._digest(tools) if saved else ""
+        hold = None
+        if runner is not None:  # reserve on the budgets over this node, or be refused
+            schema = config.output_schema
+            hold = Hold.take(runner, record, llm, self.history, tools, schema, self.where)
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_started,
@@ -282,17 +300,19 @@ class AgentRun:
                     len(self.history),
                 ),
             )
-        tools = config.toolbox.tools or None
-        # a saved run keeps each model call with its request's digest, for replay;
-        # taken before the reply joins the history
-        saved = record is not None and runner is not None and runner.config.save_state
-        asked = self._digest(tools) if saved else ""
-        if config.stream:
-            response = await streamed_reply(self, tools)
-        else:
-            response = await llm.chat(self.history, tools, config.output_schema)
+        try:
+            if config.stream:
+                response = await streamed_reply(self, tools)
+            else:
+                response = await llm.chat(self.history, tools, config.output_schema)
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
         model = response.model or llm.model_name
         usage = response.usage
+        if hold is not None:
+            hold.settle(model, usage)
         cost = price_of(model, usage)
         self.model_calls += 1
         self.usage += usage

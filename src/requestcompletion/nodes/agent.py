@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar, cast, overload
 
 from .._frozen import fast_constructor
-from ..errors import NodeCreationError
+from ..errors import ConfigError, NodeCreationError
+from ..llm.budget import Budget
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
@@ -161,6 +162,7 @@ def agent_node(
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
+    budget: Budget | None = None,
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
@@ -182,6 +184,7 @@ def agent_node(
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
+    budget: Budget | None = None,
 ) -> type[AgentNode[OutputT]]: ...
 
 
@@ -204,6 +207,7 @@ def agent_node(
     output_retries: int = 1,
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
+    budget: Budget | None = None,
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
@@ -271,6 +275,8 @@ def agent_node(
             the model calls one, that agent runs (a child node) with the
             conversation so far, under its own instructions, and its answer is this
             agent's answer: the turn ends there, with no model call to summarise.
+        budget: an `rc.Budget` each run of this agent, with everything under it
+            (tools, sub-agents), must stay within; the run's budget applies too.
 
     Returns:
         A `Node` subclass whose output is an `AgentResult`.
@@ -279,6 +285,7 @@ def agent_node(
         NodeCreationError: an argument is not allowed, a tool cannot be described in
             JSON schema (naming the function and parameter), two tools share a name,
             or `stream=True` with a model that cannot stream.
+        ConfigError: `budget` is not an `rc.Budget`.
     """
     # Apps build agents per request: this path is kept to checks and one class (W7
     # in benchmarks/); tools and schemas are described once per function or type.
@@ -324,6 +331,10 @@ def agent_node(
     if isinstance(handoffs, str | bytes) or not isinstance(handoffs, Iterable):
         refuse(name, "handoffs must be a list of agent node types")
     transfers = [_transfer(name, target) for target in handoffs]
+    if budget is not None and not isinstance(budget, Budget):
+        raise ConfigError(
+            f"agent_node({name!r}): budget must be an rc.Budget or None, not {budget!r}"
+        )
     config = _agent_config(
         name,
         llm,
@@ -337,6 +348,7 @@ def agent_node(
         max_turns,
         output_validator,
         output_retries,
+        budget,
     )
     namespace = {
         "agent": config,

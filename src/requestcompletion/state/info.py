@@ -192,6 +192,8 @@ class ExecutionInfo:
             totals["cost"] = (
                 None if cost is None or totals["cost"] is None else totals["cost"] + cost
             )
+        if self._run.get("budget") is not None:  # the run's rc.Budget: limits, spent, reserved
+            totals["budget"] = self._run["budget"]
         return totals
 
     @property
