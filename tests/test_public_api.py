@@ -10,6 +10,8 @@ import requestcompletion as rc
 
 PUBLIC = [
     "AgentResult",
+    "Budget",
+    "BudgetExceededError",
     "ClusterError",
     "ConfigError",
     "ContextError",
