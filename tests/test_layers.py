@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("nodes", ("nodes", "nodes.base", "nodes.function")),
     ("execution", ("execution", "observability")),
     ("runner", ("runner",)),
-    ("interaction", ("interaction",)),
+    ("interaction", ("interaction", "human")),
     (
         "agents, CLI, viewer",
         (

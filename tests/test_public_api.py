@@ -20,6 +20,7 @@ PUBLIC = [
     "ExecutorConfig",
     "FatalError",
     "GlobalTimeOutError",
+    "HumanInputError",
     "LLMError",
     "MCPError",
     "MissingExtraError",
@@ -43,19 +44,22 @@ PUBLIC = [
     "TurnLimitError",
     "__version__",
     "agent_node",
+    "ask",
+    "ask_sync",
     "batch",
     "call",
     "call_sync",
     "context",
     "errors",
     "function_node",
+    "human",
     "llm",
     "mcp",
     "set_config",
     "stream",
     "testing",
 ]
-PUBLIC_MODULES = {"errors", "llm", "mcp", "testing"}
+PUBLIC_MODULES = {"errors", "human", "llm", "mcp", "testing"}
 
 
 def test_all_lists_the_public_names() -> None:

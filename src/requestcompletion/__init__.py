@@ -11,7 +11,7 @@ import logging as _logging
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from . import errors
+from . import errors, human
 from . import runner as _runner
 from .config import ExecutorConfig, set_config
 from .context import context
@@ -22,6 +22,7 @@ from .errors import (
     ContextError,
     FatalError,
     GlobalTimeOutError,
+    HumanInputError,
     LLMError,
     MCPError,
     MissingExtraError,
@@ -41,6 +42,7 @@ from .errors import (
     TurnLimitError,
 )
 from .execution import ExecutionStrategy
+from .human import ask, ask_sync
 from .interaction import batch, call, call_sync, stream
 from .nodes import Node, function_node
 from .pubsub import RCPublisher
@@ -79,6 +81,7 @@ __all__ = [
     "ExecutorConfig",
     "FatalError",
     "GlobalTimeOutError",
+    "HumanInputError",
     "LLMError",
     "MCPError",
     "MissingExtraError",
@@ -102,12 +105,15 @@ __all__ = [
     "TurnLimitError",
     "__version__",
     "agent_node",
+    "ask",
+    "ask_sync",
     "batch",
     "call",
     "call_sync",
     "context",
     "errors",
     "function_node",
+    "human",
     "llm",
     "mcp",
     "set_config",

@@ -23,6 +23,7 @@
         ├── MCPError                 an MCP server could not be reached, refused a call, or
         │                            offers a tool whose schema rc cannot express
         ├── BudgetExceededError      a model call or a node would go over an `rc.Budget`
+        ├── HumanInputError          the human handler's answers did not fit the schema
         └── LLMError                 a model could not give a usable answer
             ├── ProviderError        the provider failed: HTTP status, timeout, bad body
             ├── ToolArgumentsError   a tool call did not fit its tool (goes back to the model)
@@ -49,6 +50,7 @@ __all__ = [
     "ContextError",
     "FatalError",
     "GlobalTimeOutError",
+    "HumanInputError",
     "LLMError",
     "MCPError",
     "MissingExtraError",
@@ -195,6 +197,10 @@ class BudgetExceededError(RunError):
         self.spent = spent
         self.reserved = reserved
         self.needed = needed
+
+
+class HumanInputError(RunError):
+    """`rc.ask`: the human handler's answers did not fit the question's schema."""
 
 
 class LLMError(RunError):

@@ -81,6 +81,8 @@ class RunControl:
         """How the run ended, for its saved file: `exc` is what left the runner's block."""
         if self.timed_out or isinstance(exc, GlobalTimeOutError):
             return "timeout"
+        if any(q.get("status") == "open" for q in self.state.questions()):
+            return "waiting"  # rc.ask: a question is left for a human to answer
         if self.fatal is not None or (
             exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         ):

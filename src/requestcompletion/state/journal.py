@@ -39,6 +39,9 @@ end_us, end_step, output]``                            one batch: an ``R`` and i
 ``["M", id, n, digest, response]``                     model call ``n`` (from 0) of agent node
                                                        ``id``: its request's digest
                                                        (`RequestDigest`) and full response
+``["Q", id, k, question_id, text, schema]``            ``rc.ask``: node ``id`` asked its k-th
+                                                       question (`requestcompletion.human`)
+``["A", question_id, answer]``                         the question was answered
 ``["Z", {outcome, ended_at, resources}]``              the runner closed (before the JSON)
 =====================================================  ====================================
 
@@ -366,7 +369,7 @@ class Journal:
             return row
         if kind == "I":
             return ["I", item[1], self._us(item[2]), item[3]]
-        return list(item)  # H, C, D, M, Z: already in their written form
+        return list(item)  # H, C, D, M, Q, A, Z: already in their written form
 
     def _us(self, t: float | None) -> int | None:
         return None if t is None else int((t - self._t0) * 1e6)

@@ -181,6 +181,15 @@ def _replay_lines(
             extras = state.extras.setdefault(node_id, {})
             extras.setdefault("model_calls", []).append({"digest": digest, "response": response})
             _count_usage(extras, response)
+        elif kind == "Q":  # rc.ask: open until its "A" line
+            _, node_id, _k, question_id, text, schema = row
+            asked = {"id": question_id, "question": text, "schema": schema, "status": "open"}
+            state.extras.setdefault(node_id, {}).setdefault("questions", []).append(asked)
+        elif kind == "A":
+            node_id = int(row[1].split(".")[0])
+            for asked in state.extras.get(node_id, {}).get("questions", ()):
+                if asked["id"] == row[1]:
+                    asked.update(status="answered", answer=row[2])
         elif kind == "Z":
             closed = dict(row[1])
         # unknown kinds are skipped: a newer writer of the same version may add some

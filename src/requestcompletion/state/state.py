@@ -238,6 +238,10 @@ class RCState:
         if self.journal is not None:
             self.journal.add(("M", record.id, len(calls) - 1, digest, response))
 
+    def questions(self) -> list[dict[str, Any]]:
+        """Every `rc.ask` question of the run, open or answered (a scan: at the end)."""
+        return [q for extra in self.extras.values() for q in extra.get("questions", ())]
+
     def running_records(self) -> list[NodeRecord]:
         """Records still running (a scan: for closing and timeouts, never per event)."""
         if not self.running:
