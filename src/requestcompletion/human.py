@@ -162,10 +162,8 @@ async def _ask(runner: Runner, record: NodeRecord, text: str, schema: Any) -> An
             f"{answer!r} ({asked.problem})"
         )
     if answer is DEFER:
-        raise QuestionPending(
-            f"question {asked.id!r} of node {record.spec.name!r} is waiting for an answer",
-            asked.id,
-        )
+        waiting = f"question {asked.id!r} of node {record.spec.name!r} is waiting for an answer"
+        raise QuestionPending(waiting, asked.id)
     entry.update(status="answered", answer=answer)
     if journal is not None:
         journal.add(("A", asked.id, answer))

@@ -192,7 +192,7 @@ def _start_all(
             results[index] = await submit(record)
         except BaseException as error:
             results[index] = error  # never leave the record itself in its slot
-            if not isinstance(error, Exception):
+            if isinstance(error, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise  # cancelled: the task ends cancelled too
             if not return_exceptions and not done.done():
                 done.set_exception(error)
@@ -212,6 +212,11 @@ def _start_all(
             if tasks:
                 await asyncio.wait(tasks)
             raise
+        # an rc.ask left open (QuestionPending) pauses the caller too, once every
+        # call of the batch has asked what it had to ask
+        paused = next((r for r in results if type(r).__name__ == "QuestionPending"), None)
+        if paused is not None:
+            raise paused
         return results
 
     return outcomes()
