@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
@@ -89,7 +90,7 @@ class Toolbox:
     validated arguments into the node's.
     """
 
-    __slots__ = ("handoffs", "nodes", "raises", "tools")
+    __slots__ = ("approve", "handoffs", "nodes", "raises", "tools")
 
     def __init__(
         self,
@@ -97,7 +98,9 @@ class Toolbox:
         agent: str,
         raises: frozenset[str] = frozenset(),
         handoffs: Iterable[tuple[Tool, Any]] = (),
+        approve: bool | frozenset[str] = False,
     ) -> None:
+        self.approve = approve  # True: every tool; else the names asked about first
         self.raises = raises  # tools whose exceptions fail the agent (tool_errors="raise")
         handoffs = list(handoffs)
         entries = [*entries, *((tool, target, None) for tool, target in handoffs)]
@@ -125,6 +128,7 @@ class Toolbox:
         replies: list[ToolMessage | None] = [None] * len(calls)
         started: list[tuple[int, ToolCall]] = []
         runs: list[tuple[Any, tuple[()], dict[str, Any]]] = []
+        declined = 0
         for index, tool_call in enumerate(calls):
             entry = self.nodes.get(tool_call.name)
             try:
@@ -136,6 +140,13 @@ class Toolbox:
             except ToolArgumentsError as error:
                 hint = "" if entry is None else ". Call it again with arguments that fit"
                 replies[index] = _reply(tool_call, f"Error: {error}{hint}", error=True)
+                continue
+            approve = self.approve
+            if (approve is True or (approve and tool_call.name in approve)) and not (
+                await _approved(tool_call)
+            ):
+                replies[index] = _reply(tool_call, DECLINED.format(tool_call.name), error=True)
+                declined += 1
                 continue
             started.append((index, tool_call))
             runs.append((entry[1], (), kwargs))
@@ -174,7 +185,8 @@ class Toolbox:
                 replies[index] = _reply(tool_call, text, error=True)
             else:
                 replies[index] = _tool_message(tool_call.id, tool_call.name, render(outcome), False)
-        return cast("list[ToolMessage]", replies), retried or len(started) < len(calls)
+        malformed = len(started) + declined < len(calls)
+        return cast("list[ToolMessage]", replies), retried or malformed
 
     def _unknown(self, name: str) -> str:
         known = ", ".join(repr(n) for n in self.nodes) or "none"
@@ -204,3 +216,43 @@ def render(output: Any) -> str:
         return pydantic_core.to_json(output).decode()
     except (pydantic_core.PydanticSerializationError, ValueError, TypeError):
         return str(output)
+
+
+DECLINED = (
+    "Error: the human declined to run tool {!r}; do not call it again for this. Go on "
+    "without it, or answer with what you have"
+)
+
+
+async def _approved(tool_call: ToolCall) -> bool:
+    """Ask the run's human (`rc.ask`) whether this call may run."""
+    from ..human import ask
+
+    arguments = json.dumps(tool_call.arguments, ensure_ascii=False, default=repr)
+    answer: bool = await ask(
+        f"Run tool {tool_call.name!r} with arguments {arguments}? (yes/no)", schema=bool
+    )
+    return answer
+
+
+def approvals(
+    agent: str, approve: bool | Iterable[Any], entries: Sequence[tuple[Tool, Any, Any]]
+) -> bool | frozenset[str]:
+    """`agent_node(approve=...)` as True, or the names of the tools to ask about."""
+    where = f"agent_node({agent!r})"
+    if isinstance(approve, bool):
+        return approve
+    if isinstance(approve, str | bytes) or not isinstance(approve, Iterable):
+        raise NodeCreationError(f"{where}: approve must be True, False or a list of its tools")
+    by_node = {id(entry[1]): entry[0].name for entry in entries}
+    names = {entry[0].name for entry in entries}
+    chosen = set()
+    for item in approve:
+        name = item if isinstance(item, str) else by_node.get(id(item))
+        if name not in names:
+            raise NodeCreationError(
+                f"{where}: approve names {item!r}, which is not one of its tool_nodes "
+                f"({', '.join(sorted(names)) or 'none'})"
+            )
+        chosen.add(name)
+    return frozenset(chosen)

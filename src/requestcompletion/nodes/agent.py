@@ -38,7 +38,7 @@ from ._agent_checks import ToolErrors, check_schema, raising, refuse, resolve
 from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun
 from ._agent_output import OutputValidator
 from ._agent_prompt import ModelText
-from ._agent_tools import Prepare, Toolbox, tool_name, tool_of
+from ._agent_tools import Prepare, Toolbox, approvals, tool_name, tool_of
 from .agent_result import AgentResult
 from .base import ExecutionMode, Node
 
@@ -163,6 +163,7 @@ def agent_node(
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
     budget: Budget | None = None,
+    approve: bool | Iterable[Any] = False,
 ) -> type[AgentNode[str]]: ...
 @overload
 def agent_node(
@@ -185,6 +186,7 @@ def agent_node(
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
     budget: Budget | None = None,
+    approve: bool | Iterable[Any] = False,
 ) -> type[AgentNode[OutputT]]: ...
 
 
@@ -208,6 +210,7 @@ def agent_node(
     tool_errors: ToolErrors | Mapping[str, ToolErrors] = "model",
     handoffs: Iterable[type[AgentNode[Any]]] = (),
     budget: Budget | None = None,
+    approve: bool | Iterable[Any] = False,
 ) -> type[AgentNode[Any]]:
     """Make an agent node type: call it with a prompt string or a `MessageHistory`.
 
@@ -275,6 +278,9 @@ def agent_node(
             the model calls one, that agent runs (a child node) with the
             conversation so far, under its own instructions, and its answer is this
             agent's answer: the turn ends there, with no model call to summarise.
+        approve: tools (the tool nodes themselves, or their tool names) to ask the
+            run's human about (through `rc.ask`) before each call, showing the name and
+            arguments; True: every tool. A refusal goes back to the model as a tool error.
         budget: an `rc.Budget` each run of this agent, with everything under it
             (tools, sub-agents), must stay within; the run's budget applies too.
 
@@ -339,7 +345,13 @@ def agent_node(
         name,
         llm,
         system_message,
-        Toolbox(entries, name, raising(name, tool_errors, entries), transfers),
+        Toolbox(
+            entries,
+            name,
+            raising(name, tool_errors, entries),
+            transfers,
+            approvals(name, approve, entries),
+        ),
         output_schema,
         max_tool_calls,
         bool(stream),
