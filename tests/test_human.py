@@ -268,3 +268,26 @@ def test_the_journal_keeps_questions_and_answers_of_a_killed_run(tmp_path: Path)
             "answer": 3,
         }
     ]
+
+
+def test_runs_and_show_list_the_open_questions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from requestcompletion.cli import main
+
+    async def two() -> list[Any]:
+        return [await rc.ask("first?"), await rc.ask("second one?")]
+
+    answers = iter(["fine", DEFER])
+    with (
+        rc.Runner(human=lambda q: next(answers), state_dir=tmp_path, run_identifier="open"),
+        pytest.raises(QuestionPending),
+    ):
+        rc.call_sync(two)
+    assert main(["runs", "--state-dir", str(tmp_path)]) == 0
+    assert "waiting (1 open questions)" in capsys.readouterr().out
+    assert main(["show", "open", "--state-dir", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "1 open questions (rc.ask), by id:" in shown
+    assert "0.1  two: second one?" in shown
+    assert "first?" not in shown  # answered: not listed

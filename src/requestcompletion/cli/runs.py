@@ -39,6 +39,7 @@ _OUTCOME_STYLE = {
     "cancelled": "yellow",
     "interrupted": "magenta",
     "running": "cyan",
+    "waiting": "cyan",
 }
 
 
@@ -74,11 +75,15 @@ def list_runs(state_dir: str) -> int:
         # a second run saved under a taken id (<id>.2.json): say which file, for `show`
         where = "" if path.stem == info.run_id else f" ({path.stem})"
         outcome = clean(_outcome(fields))
+        asked = len(_open_questions(info))
         table.add_row(
             Text(clean(info.run_id + where)),
             _when(fields.get("started_at")),
             _seconds(_duration(fields)),
-            Text(outcome, style=_OUTCOME_STYLE.get(outcome, "white")),
+            Text(
+                outcome + (f" ({asked} open questions)" if asked else ""),
+                style=_OUTCOME_STYLE.get(outcome, "white"),
+            ),
             _progress(info),
             _tokens(info.usage),
         )
@@ -155,8 +160,25 @@ def show_run(run: str, state_dir: str) -> int:
         branches[node.id] = (parent or tree).add(_label(node))
     if not info.nodes:
         tree.add(Text("(no nodes ran)", style="dim"))
-    _console().print(tree)
+    console = _console()
+    console.print(tree)
+    waiting = _open_questions(info)
+    if waiting:
+        console.print(Text(f"{len(waiting)} open questions (rc.ask), by id:", style="cyan"))
+        for asker, question in waiting:
+            text = f"  {clean(str(question.get('id')))}  {clean(asker)}: "
+            console.print(Text(text + _clip(str(question.get("question")), 200)))
     return 0
+
+
+def _open_questions(info: ExecutionInfo) -> list[tuple[str, dict[str, Any]]]:
+    """(node name, question) of each `rc.ask` question of the run left unanswered."""
+    return [
+        (node.name, question)
+        for node in info.nodes
+        for question in (node.extras or {}).get("questions", ())
+        if isinstance(question, dict) and question.get("status") == "open"
+    ]
 
 
 def _label(node: NodeInfo) -> Text:
