@@ -286,8 +286,13 @@ class AgentRun:
         # a saved run keeps each model call with its request's digest, for replay;
         # taken before the reply joins the history
         saved = record is not None and runner is not None and runner.config.save_state
-        asked = self._digest(tools) if saved else ""
-        if config.stream:
+        # a resumed run (Runner.from_state) answers a request it has recorded itself
+        replay = None if runner is None or record is None else runner.state.replay
+        asked = self._digest(tools) if saved or replay is not None else ""
+        recorded = None if replay is None else replay.model_response(record, asked)  # type: ignore[arg-type]
+        if recorded is not None:
+            response = Response.from_dict(recorded)
+        elif config.stream:
             response = await streamed_reply(self, tools)
         else:
             response = await llm.chat(self.history, tools, config.output_schema)
