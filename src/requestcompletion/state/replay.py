@@ -51,13 +51,22 @@ def load_saved(saved: Any) -> ExecutionInfo:
         TypeError: `saved` is neither a path nor an `ExecutionInfo`.
     """
     if isinstance(saved, ExecutionInfo):
-        return saved
-    if isinstance(saved, str | os.PathLike):
-        return ExecutionInfo.load(saved)
-    raise TypeError(
-        f"Runner.from_state takes the path of a saved run (.json or .journal) or an "
-        f"ExecutionInfo, not {saved!r}"
-    )
+        info = saved
+    elif isinstance(saved, str | os.PathLike):
+        info = ExecutionInfo.load(saved)
+    else:
+        raise TypeError(
+            f"Runner.from_state takes the path of a saved run (.json or .journal) or an "
+            f"ExecutionInfo, not {saved!r}"
+        )
+    if info.journal_torn:
+        warnings.warn(
+            f"run {info.run_id!r}: the last line of its journal was cut short when its process "
+            f"died, and was dropped; resuming from the {len(info.nodes)} calls recorded before it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return info
 
 
 def inputs_key(args: Iterable[Any], kwargs: dict[str, Any] | None) -> str:
