@@ -197,3 +197,17 @@ def test_a_torn_journal_resumes_from_its_last_whole_line(tmp_path: Path) -> None
     assert info.answer == [1020, 1040]
     assert LIVE == []  # the workflow's own line was whole: it replays
     assert len(info.nodes) == 6  # the torn line was the last leaf's: it is not there
+
+
+def test_show_says_which_nodes_replayed(capsys: pytest.CaptureFixture[str]) -> None:
+    from requestcompletion.cli import main
+
+    saved = saved_run([1, 2], fail=True)
+    PLAN["ks"] = [1, 2]
+    with rc.Runner.from_state(saved, logging_setting="NONE") as resumed:
+        resumed.run_sync(workflow, "w")
+    assert main(["show", resumed.run_id, "--state-dir", ".covailence"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"resumed from {rc.ExecutionInfo.load(saved).run_id}" in lines[0]
+    marked = [line.split("#")[1].split()[0] for line in lines[1:] if "replayed" in line]
+    assert sorted(marked) == ["1", "2", "3", "4", "5", "6"]  # all but the workflow (it ran)
