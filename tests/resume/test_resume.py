@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from workflow import CALLS, LIVE, make_workflow, script, shape
+from workflow import CALLS, live_lookups, make_workflow, script, shape
 
 import requestcompletion as rc
 from fake_llm_server import FakeLLMServer
@@ -39,13 +39,13 @@ def test_a_run_that_failed_at_call_12_resumes_with_exactly_9_model_requests(
     saved = failed_run(llm_server, tmp_path)
     llm_server.reset()
     script(llm_server, 12, CALLS)
-    LIVE.clear()
+    live_lookups.clear()
 
     with rc.Runner.from_state(saved, logging_setting="NONE") as resumed:
         info = resumed.run_sync(make_workflow(llm_server.base_url), "count")
 
     assert len(llm_server.requests) == CALLS - 11 == 9
-    assert LIVE == list(range(12, CALLS))  # lookups 1 to 11 replayed, not run
+    assert live_lookups == list(range(12, CALLS))  # lookups 1 to 11 replayed, not run
     reference = uninterrupted(llm_server)
     assert info.answer == reference.answer == "all looked up after 19 lookups"
     assert shape(info) == shape(reference)

@@ -1,31 +1,39 @@
 """The agent workflow the resume tests replay: one agent making 20 model calls.
 
-Model calls 1 to 19 each ask for the tool `lookup(n=i)`; call 20 answers. Run as a
-script (``python workflow.py BASE_URL STATE_DIR``) it runs the workflow once, for
-the tests that signal or kill a process mid-run.
+Model calls 1 to 19 each ask for the tool `lookup(n=i)`; call 20 answers. `main`
+runs the workflow once in a child process, for the tests that signal or kill a
+process mid-run.
 """
 
 from __future__ import annotations
 
-import sys
+import signal
 from typing import Any
 
 import requestcompletion as rc
 from fake_llm_server import API_KEY, FakeLLMServer
+from requestcompletion.context import current_runner
 from requestcompletion.llm import RetryPolicy
 from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel
 
 CALLS = 20
-LIVE: list[int] = []  # the lookups that really ran, in this process
+live_lookups: list[int] = []  # the lookups that really ran, in this process
+READY_AT = {"n": 0}  # the lookup after which the script prints READY (0: never)
 
 
-def lookup(n: int) -> int:
+async def lookup(n: int) -> int:
     """Look a number up.
 
     Args:
         n: the number
     """
-    LIVE.append(n)
+    live_lookups.append(n)
+    if n == READY_AT["n"]:
+        # the model calls so far are on disk before the test is told to stop us
+        runner = current_runner.get()
+        if runner is not None and runner.state.journal is not None:
+            await runner.state.journal.barrier()
+        print("READY", flush=True)
     return n * 2
 
 
@@ -66,7 +74,14 @@ def shape(info: rc.ExecutionInfo) -> list[tuple[str, int | None, Any]]:
     return [(node.name, node.parent_id, node.kwargs or node.args) for node in info.nodes]
 
 
-if __name__ == "__main__":  # the child process of the signal tests
-    base_url, state_dir = sys.argv[1], sys.argv[2]
+def main(argv: list[str]) -> None:
+    """The child process of the signal tests: ``main([BASE_URL, STATE_DIR, READY_AT])``.
+
+    Started as ``python -c "import workflow; ..."`` rather than as a script, so its
+    nodes' type keys name this module, as they do in the test that resumes the run.
+    """
+    # a child started in the background inherits SIGINT ignored; a terminal's Ctrl-C is not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    base_url, state_dir, READY_AT["n"] = argv[0], argv[1], int(argv[2])
     with rc.Runner(state_dir=state_dir, logging_setting="NONE", run_identifier="child"):
         rc.call_sync(make_workflow(base_url), "count")

@@ -164,10 +164,13 @@ class Replay:
         recorded = self._children[where]
         if position < len(recorded):  # the recorded run did something else here
             shown = recorded[position]
+            now, then = spec.name, shown.name
+            if now == then and spec.key != shown.spec.key:  # moved or renamed code
+                now, then = f"{now} [{spec.key}]", f"{then} [{shown.spec.key}]"
             self._diverged(
-                f"call {position} {_under(parent)} is {spec.name}"
+                f"call {position} {_under(parent)} is {now}"
                 f"{_call_text(record.args, record.kwargs)}, but the recorded run {self.source!r} "
-                f"called {shown.name}{_call_text(shown.args, shown.kwargs)} there"
+                f"called {then}{_call_text(shown.args, shown.kwargs)} there"
             )
         return None
 
