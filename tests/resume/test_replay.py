@@ -96,14 +96,14 @@ async def test_parallel_calls_match_whatever_order_they_finish_in() -> None:
     gates = {k: asyncio.Event() for k in (1, 2, 3)}
     finished: list[int] = []
 
-    async def step(k: int) -> int:
+    async def step(k: int) -> str:
         LIVE.append(f"step({k})")
         await gates[k].wait()
         finished.append(k)
         gates.get(k - 1, asyncio.Event()).set()  # each releases the one before it
-        return k
+        return f"{k}@{len(finished)}"  # which call this was shows in its output
 
-    async def fan() -> list[int]:
+    async def fan() -> list[str]:
         results = await rc.batch(step, PLAN["ks"])
         if FAIL["at_end"]:
             raise RuntimeError("died")
@@ -122,7 +122,8 @@ async def test_parallel_calls_match_whatever_order_they_finish_in() -> None:
         PLAN["ks"] = [3, 2, 3, 1]  # registered in another order too
         info = await resumed.run(fan)
     assert LIVE == []
-    assert info.answer == [3, 2, 3, 1]
+    # the k-th new step(3) gets the k-th recorded one's output
+    assert info.answer == ["3@1", "2@3", "3@2", "1@4"]
 
 
 def test_a_file_from_another_workflow_runs_live_with_one_warning() -> None:
