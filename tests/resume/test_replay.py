@@ -215,3 +215,18 @@ def test_show_says_which_nodes_replayed(capsys: pytest.CaptureFixture[str]) -> N
     assert f"resumed from {rc.ExecutionInfo.load(saved).run_id}" in lines[0]
     marked = [line.split("#")[1].split()[0] for line in lines[1:] if "replayed" in line]
     assert sorted(marked) == ["1", "2", "3", "4", "5", "6"]  # all but the workflow (it ran)
+
+
+def test_the_journal_of_a_resumed_run_keeps_what_replayed(tmp_path: Path) -> None:
+    saved = saved_run([1, 2], fail=True)
+    PLAN["ks"] = [1, 2]
+    with rc.Runner.from_state(saved, logging_setting="NONE") as resumed:
+        resumed.run_sync(workflow, "w")
+        journal = resumed.state.journal
+        assert journal is not None
+        copy = tmp_path / "resumed.journal"
+        shutil.copy(journal.path, copy)  # what a process killed now would leave
+    left = rc.ExecutionInfo.load(copy)
+    assert left.run_fields["resumed_from"] == rc.ExecutionInfo.load(saved).run_id
+    assert [n.replayed for n in left.nodes] == [n.replayed for n in resumed.info.nodes]
+    assert [n.replayed for n in left.nodes] == [False] + [True] * 6

@@ -223,6 +223,8 @@ class Replay:
         extras = dict(self._extras.get(old.id) or {})
         extras["replayed"] = True
         state.extras[record.id] = extras
+        if state.journal is not None:  # a resumed run that dies keeps what it replayed
+            state.journal.add(("E", record.id, extras))
 
     def _descendants(self, old: NodeRecord) -> list[NodeRecord]:
         """The recorded calls under `old`, parents before children."""
