@@ -18,6 +18,7 @@ from workflow import CALLS, make_workflow, script, shape
 
 import requestcompletion as rc
 from fake_llm_server import FakeLLMServer
+from helpers import signal_when_ready
 
 HERE = Path(__file__).parent
 CHILD = "import sys, workflow; workflow.main(sys.argv[1:])"
@@ -29,24 +30,8 @@ def stopped(
     script(server, 1, 11)
     server.hang()  # call 12 never answers: the child is mid-run when the signal comes
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent)])}
-    process = subprocess.Popen(
-        [sys.executable, "-c", CHILD, server.base_url, str(state_dir), "11"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        ready = process.stdout.readline()  # blocks until lookup 11 ran, or EOF if it died
-        assert ready == "READY\n", process.communicate(timeout=60)
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return subprocess.CompletedProcess(process.args, process.returncode, ready + out, err)
+    command = [sys.executable, "-c", CHILD, server.base_url, str(state_dir), "11"]
+    return signal_when_ready(command, signum, env)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
