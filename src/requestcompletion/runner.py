@@ -39,6 +39,7 @@ from .pubsub.publisher import RCPublisher, _is_async
 from .state.info import ExecutionInfo
 from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord
+from .state.replay import Replay, load_saved
 from .state.state import RCState
 
 __all__ = ["Runner", "Session", "open_hooks", "request", "request_sync"]
@@ -455,8 +456,6 @@ class Runner:
             SavedRunError: the file is missing, corrupt or from a newer schema version.
             KeyError: `rerun` names an id the saved run does not have.
         """
-        from .state.replay import Replay, load_saved
-
         replay = Replay(load_saved(saved), rerun)
         runner = cls(**overrides)
         runner._run["resumed_from"] = replay.source
