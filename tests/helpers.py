@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -48,3 +49,25 @@ def docs_module(page: str, name: str) -> ModuleType:
         sys.modules[name] = module  # dataclasses and pickling look classes up here
         exec(compile(docs_code(page), f"docs/{page}", "exec"), module.__dict__)
     return module
+
+
+def signal_when_ready(
+    command: list[str], signum: int, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Start `command`, wait for the ``READY`` line it prints, send it `signum`, and
+    return how it ended (its output includes the READY line). A child still alive at
+    the end is killed, so a test that fails leaves no process behind."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()  # blocks until the child is ready, or EOF if it died
+        assert ready == "READY\n", process.communicate(timeout=60)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, ready + out, err)

@@ -14,28 +14,13 @@ from pathlib import Path
 import pytest
 
 import requestcompletion as rc
+from helpers import signal_when_ready
 
 CHILD = Path(__file__).parent / "signal_child.py"
 
 
 def stopped(mode: str, state_dir: Path, signum: int) -> subprocess.CompletedProcess[str]:
-    process = subprocess.Popen(
-        [sys.executable, str(CHILD), mode, str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready = process.stdout.readline()  # blocks until the child is stuck, or EOF if it died
-        assert ready == "READY\n", process.communicate(timeout=60)
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return subprocess.CompletedProcess(process.args, process.returncode, ready + out, err)
+    return signal_when_ready([sys.executable, str(CHILD), mode, str(state_dir)], signum)
 
 
 @pytest.mark.parametrize(

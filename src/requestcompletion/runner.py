@@ -39,6 +39,7 @@ from .pubsub.publisher import RCPublisher, _is_async
 from .state.info import ExecutionInfo
 from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord
+from .state.replay import Replay, load_saved
 from .state.state import RCState
 
 __all__ = ["Runner", "Session", "open_hooks", "request", "request_sync"]
@@ -431,6 +432,36 @@ class Runner:
         summary["run_identifier"] = self.run_id
         summary["execution_modes"] = list(self.coordinator.modes)
         return summary
+
+    @classmethod
+    def from_state(
+        cls, saved: str | os.PathLike[str] | ExecutionInfo, *, rerun: Any = (), **overrides: Any
+    ) -> Runner:
+        """A new runner (a new run id) that replays the run `saved` where it still matches.
+
+        A call whose parent matched and whose node type and inputs match a recorded
+        call that succeeded, at the same place, returns the recorded output without
+        running; an agent's model call whose request matches a recorded one gets the
+        recorded response without reaching the provider. Everything else runs live.
+        See docs/guides/resume.md for what must be deterministic for this to match.
+
+        Args:
+            saved: the path of a saved run (``.json``) or of the journal of one whose
+                process died (``.journal``), or an `ExecutionInfo`.
+            rerun: ids of recorded nodes to run live, with their ancestors (so the new
+                outputs flow up); the rest replays where it still matches.
+            **overrides: as for `Runner` (`executor_config`, `context`, any config field).
+
+        Raises:
+            SavedRunError: the file is missing, corrupt or from a newer schema version.
+            KeyError: `rerun` names an id the saved run does not have.
+        """
+        replay = Replay(load_saved(saved), rerun)
+        runner = cls(**overrides)
+        runner._run["resumed_from"] = replay.source
+        runner.state.replay = replay
+        runner.coordinator.submit = replay.wrap(runner.coordinator.submit, runner.state)  # type: ignore[method-assign]
+        return runner
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._opened else "new"

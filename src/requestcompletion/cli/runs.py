@@ -151,6 +151,8 @@ def show_run(run: str, state_dir: str) -> int:
         f" · started {_when(fields.get('started_at'))} · {_seconds(_duration(fields))} · "
         f"{_progress(info)} nodes · {_tokens(info.usage)} tokens",
     )
+    if isinstance(fields.get("resumed_from"), str):
+        header.append(f" · resumed from {clean(fields['resumed_from'])}", "cyan")
     if info.journal_torn:
         header.append(" · its journal's last line was cut short by the crash and dropped", "dim")
     tree = Tree(header)
@@ -195,6 +197,8 @@ def _label(node: NodeInfo) -> Text:
         "  ",
         (node.status, colour),
     ]
+    if node.replayed:  # a resumed run took its output from the run it resumed
+        parts.append(("  replayed", "cyan"))
     if node.end is not None:
         parts.append(f"  {_seconds(node.end - node.start)}")
     llm = (node.extras or {}).get("llm")

@@ -131,6 +131,23 @@ class Response:
             "finish_reason": self.finish_reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Response:
+        """The response `to_dict` gave (as a saved run holds it: a replayed model call)."""
+        usage = data.get("usage") or {}
+        return cls(
+            text=data.get("text"),
+            tool_calls=tuple(
+                ToolCall(call["name"], call.get("arguments", {}), call["id"])
+                for call in data.get("tool_calls") or ()
+            ),
+            structured=data.get("structured"),
+            usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
+            model=data.get("model") or "",
+            latency=data.get("latency") or 0.0,
+            finish_reason=data.get("finish_reason"),
+        )
+
 
 _assistant_message = fast_constructor(AssistantMessage)
 UNKNOWN_USAGE = Usage(None, None)

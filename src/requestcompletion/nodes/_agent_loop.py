@@ -283,9 +283,13 @@ class AgentRun:
         # a saved run keeps each model call with its request's digest, for replay;
         # taken before the reply joins the history
         saved = record is not None and runner is not None and runner.config.save_state
-        asked = self._digest(tools) if saved else ""
+        # a resumed run (Runner.from_state) answers a request it has recorded itself
+        replay = None if runner is None or record is None else runner.state.replay
+        asked = self._digest(tools) if saved or replay is not None else ""
+        recorded = None if replay is None else replay.model_response(record, asked)  # type: ignore[arg-type]
         hold = None
-        if runner is not None:  # reserve on the budgets over this node, or be refused
+        if runner is not None and recorded is None:
+            # reserve on the budgets over this node, or be refused; a replayed reply is free
             schema = config.output_schema
             hold = Hold.take(runner, record, llm, self.history, tools, schema, self.where)
         if publisher is not None and publisher.active:
@@ -301,7 +305,9 @@ class AgentRun:
                 ),
             )
         try:
-            if config.stream:
+            if recorded is not None:
+                response = Response.from_dict(recorded)
+            elif config.stream:
                 response = await streamed_reply(self, tools)
             else:
                 response = await llm.chat(self.history, tools, config.output_schema)

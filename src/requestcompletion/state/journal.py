@@ -42,6 +42,8 @@ end_us, end_step, output]``                            one batch: an ``R`` and i
 ``["Q", id, k, question_id, text, schema]``            ``rc.ask``: node ``id`` asked its k-th
                                                        question (`requestcompletion.human`)
 ``["A", question_id, answer]``                         the question was answered
+``["E", id, extras]``                                  extras of a node a resumed run copied
+                                                       (``replayed``; see `replay`)
 ``["Z", {outcome, ended_at, resources}]``              the runner closed (before the JSON)
 =====================================================  ====================================
 
@@ -207,6 +209,8 @@ class Journal:
             "pid": os.getpid(),  # so `runs` can tell a live run from one whose process died
             "config": config,
         }
+        if state.replay is not None:  # Runner.from_state: the run it resumes
+            header["resumed_from"] = state.replay.source
         try:
             return cls(path, header, state.records, state.t0, fsync)
         except OSError as error:
@@ -369,7 +373,7 @@ class Journal:
             return row
         if kind == "I":
             return ["I", item[1], self._us(item[2]), item[3]]
-        return list(item)  # H, C, D, M, Q, A, Z: already in their written form
+        return list(item)  # H, C, D, E, M, Q, A, Z: already in their written form
 
     def _us(self, t: float | None) -> int | None:
         return None if t is None else int((t - self._t0) * 1e6)

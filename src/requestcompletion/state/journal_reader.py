@@ -115,6 +115,9 @@ def load_journal(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]
             "context": context,
         },
     }
+    resumed = header.get("resumed_from")
+    if isinstance(resumed, str):  # a run that Runner.from_state started
+        run["resumed_from"] = resumed
     return state, run
 
 
@@ -190,8 +193,12 @@ def _replay_lines(
             for asked in state.extras.get(node_id, {}).get("questions", ()):
                 if asked["id"] == row[1]:
                     asked.update(status="answered", answer=row[2])
+        elif kind == "E":  # a resumed run's extras of a node, e.g. that it replayed
+            extras = row[2] if isinstance(row[2], dict) else {}
+            state.extras.setdefault(records[row[1]].id, {}).update(extras)
         elif kind == "Z":
-            closed = dict(row[1])
+            # only the fields a runner writes, so an odd line cannot become a run field
+            closed = {k: v for k, v in row[1].items() if k in ("outcome", "ended_at", "resources")}
         # unknown kinds are skipped: a newer writer of the same version may add some
     state.step = max((r.end_step or r.start_step for r in records), default=0)
     return state, last_us, context, closed

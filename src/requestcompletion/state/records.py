@@ -140,6 +140,12 @@ class NodeInfo:
         """Seconds the node ran, or None while it runs."""
         return None if self.end is None else self.end - self.start
 
+    @property
+    def replayed(self) -> bool:
+        """True if a resumed run took this node's output from the run it resumed
+        (`Runner.from_state`) instead of running it."""
+        return bool((self.extras or {}).get("replayed"))
+
 
 @dataclass(frozen=True, slots=True)
 class Edge:

@@ -28,6 +28,7 @@ from .records import NodeRecord
 
 if TYPE_CHECKING:
     from .journal import Journal
+    from .replay import Replay
 
 __all__ = ["RCState"]
 
@@ -51,6 +52,7 @@ class RCState:
         self.t0 = _now()  # perf_counter at the start; times in records are perf_counter
         self.wall0 = time.time()  # the same instant on the wall clock
         self.journal: Journal | None = None  # set by the runner when it keeps one
+        self.replay: Replay | None = None  # set by Runner.from_state: what may be reused
         # bound once: a bound method made per call would be one more object per event
         self.build_created = self._created_event
         self.build_succeeded = self._succeeded_event
