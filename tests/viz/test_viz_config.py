@@ -72,6 +72,8 @@ def test_demo_viz_prints_the_page_and_keeps_the_viewer_up_until_ctrl_c(tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # started as a background job would be: with SIGINT ignored, Ctrl-C must still stop it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     ) as demo:
         try:
             assert demo.stdout is not None and demo.stderr is not None

@@ -279,7 +279,11 @@ def _keep_viewing(state_dir: str) -> None:
     from ..viz.live import viewer_for
 
     print(f"the run viewer stays up at {viewer_for(state_dir).url} (Ctrl-C to stop)", flush=True)
+    # "until Ctrl-C" even when started with SIGINT ignored (a background job's lot)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         signal.pause()
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
