@@ -263,7 +263,7 @@ class Runner:
                 return await self.coordinator.submit(record)
         except BaseException as error:
             if self.state.running:
-                await self.control.reap(record)
+                await self._reap(record)
             fatal = self.control.fatal
             if fatal is not None and error is not fatal:
                 raise fatal from None
@@ -275,6 +275,22 @@ class Runner:
                     f"Raise ExecutorConfig.timeout, or set it to None for no limit"
                 ) from None
             raise
+
+    async def _reap(self, record: NodeRecord) -> None:
+        """Stop what is still running under `record`, even if the run's end cancelled us.
+
+        A node of this very task that ends the run (end_on_error, FatalError)
+        cancels this task too; that cancellation is still pending while the error
+        unwinds, and would land on the first await here: the user would get a
+        bare CancelledError instead of the run's error, and the children would
+        not be waited for. So it is taken once, and the reaping finished.
+        """
+        try:
+            await self.control.reap(record)
+        except asyncio.CancelledError:
+            if self.control.fatal is None:
+                raise  # a cancellation from outside the run: honour it
+            await self.control.reap(record)
 
     def cancel(self, node_id: int) -> bool:
         """Cancel a running node and everything under it; its caller gets NodeCancelledError.

@@ -5,6 +5,12 @@ The node's context (current runner and node, so `rc.call_sync`, `rc.stream` and
 cancelled or times out, the caller stops waiting and the node is recorded as
 cancelled, but Python cannot stop a running thread: the function runs on until
 it returns, and its result is dropped.
+
+The pool's threads are daemon threads, so a node still running (or sleeping)
+after the runner closed never keeps the interpreter from exiting: at exit it is
+simply stopped where it is, without running its `finally` blocks or context
+managers. (`ThreadPoolExecutor`'s own threads are joined at exit, so one stuck
+node would hang the program.)
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
+import queue
 import threading
-from collections.abc import Awaitable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import Any
 
 from ..strategy import ExecutionStrategy, NodeTask
@@ -36,13 +44,13 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _DaemonPool | None = None
         self._active = 0
         self._idle = threading.Condition()
 
     def execute(self, task: NodeTask) -> Awaitable[Any]:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rc-node")
+            self._pool = _DaemonPool(self.max_workers)
         with self._idle:
             self._active += 1
         future = self._pool.submit(contextvars.copy_context().run, task.work)
@@ -66,6 +74,54 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
                 "a thread, so they finish on their own and their results are dropped",
                 self._active,
             )
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False)
         else:
             pool.shutdown(wait=True)
+
+
+class _DaemonPool:
+    """A bounded pool of daemon threads, started one by one as work arrives."""
+
+    def __init__(self, max_workers: int | None) -> None:
+        # the same default as ThreadPoolExecutor's
+        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, run: Callable[..., Any], work: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, lambda: run(work)))
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif len(self._threads) < self.max_workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"rc-node_{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, call = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # whatever it is, the awaiting node gets it
+                    future.set_exception(error)
+            del item, future, call  # drop the result before waiting for the next one
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self, wait: bool) -> None:
+        """Stop the threads once their current work ends (wait for that, or not)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
