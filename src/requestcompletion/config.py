@@ -193,7 +193,8 @@ class ExecutorConfig:
     """How a runner behaves. Every value is checked here, at construction.
 
     Args:
-        timeout: seconds each top-level request may take; None for no limit.
+        timeout: seconds each top-level request may take (> 0, at most 1e9);
+            None for no limit.
         end_on_error: when True, the first exception any node raises ends the whole run.
         logging_setting: "VERBOSE", "REGULAR", "QUIET" or "NONE".
         log_file: also write the log to this file.
@@ -215,8 +216,10 @@ class ExecutorConfig:
             when a node is called); None (default) picks by the kind of node
             (asyncio for `async def`, threads for `def`).
         max_concurrency: at most this many nodes run their own code at once
-            (a node waiting on a child it called does not count); None: no limit.
-        max_threads: size of the thread pool for thread nodes; None: Python's default.
+            (a node waiting on a child it called does not count; 1 to 1,000,000);
+            None: no limit.
+        max_threads: size of the thread pool for thread nodes (1 to 1,000,000);
+            None: Python's default.
         ray_address: deprecated: give the runner
             ``execution_modes={"distributed": DistributedExecutionStrategy(address=...)}``.
         ray_init: deprecated: ``DistributedExecutionStrategy(init=...)`` likewise.
