@@ -32,10 +32,20 @@ QUIET = {"save_state": False, "logging_setting": "NONE"}
 NUMERIC = ["timeout", "max_threads", "max_concurrency"]
 
 
+@pytest.fixture(autouse=True)
+def _sigterm_before() -> None:
+    """SIGTERM's handler as it was (another test's Ray may have installed one)."""
+    global SIGTERM_BEFORE
+    SIGTERM_BEFORE = signal.getsignal(signal.SIGTERM)
+
+
+SIGTERM_BEFORE: Any = None
+
+
 def nothing_left(state_dir: Path | None = None) -> None:
     assert current_runner.get() is None
     assert leftovers() == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is SIGTERM_BEFORE  # the runner's hold is released
     if state_dir is not None and state_dir.exists():
         assert list(state_dir.iterdir()) == []
     with rc.Runner(**QUIET) as runner:  # the next runner opens as if nothing happened
