@@ -57,14 +57,29 @@ UNSET: Final = _Unset()
 _NOT_GIVEN: Any = UNSET  # typed as Any so fields keep their real types
 
 
+MAX_SECONDS: Final = 1e9  # about 31 years: beyond it, a limit is no limit (say None)
+MAX_COUNT: Final = 1_000_000  # threads or concurrent nodes: beyond it, say None
+
+
 def _seconds(name: str, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be a number of seconds > 0 or None, not {value!r}")
-    if not value > 0 or math.isinf(value):
-        raise ConfigError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+        raise ConfigError(f"{name} must be a number of seconds > 0 or None, not {_shown(value)}")
+    # compared as given: float() of a huge int raises OverflowError
+    if not 0 < value <= MAX_SECONDS:
+        raise ConfigError(
+            f"{name} must be a finite number of seconds > 0 and <= {MAX_SECONDS:g}, not "
+            f"{_shown(value)}; for no limit give None"
+        )
     return float(value)
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)`, except for an int too long to print (repr raises past 4,300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -96,8 +111,11 @@ def _run_identifier(name: str, value: Any) -> str | None:
 
 
 def _path(name: str, value: Any) -> Any:
-    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(text, str) or not text:  # bytes paths too: saved runs hold text
         raise ConfigError(f"{name} must be a non-empty path, not {value!r}")
+    if "\x00" in text:  # no OS accepts it; open() would raise a bare ValueError later
+        raise ConfigError(f"{name} {text!r} contains a NUL character; give a path without it")
     return value
 
 
@@ -117,8 +135,13 @@ def _mode(name: str, value: Any) -> str | None:
 
 
 def _count(name: str, value: Any) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(f"{name} must be a whole number >= 1 or None, not {value!r}")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT
+    ):
+        raise ConfigError(
+            f"{name} must be a whole number >= 1 and <= {MAX_COUNT:,}, or None for no limit, "
+            f"not {_shown(value)}"
+        )
     return value
 
 
@@ -179,7 +202,8 @@ class ExecutorConfig:
     """How a runner behaves. Every value is checked here, at construction.
 
     Args:
-        timeout: seconds each top-level request may take; None for no limit.
+        timeout: seconds each top-level request may take (> 0, at most 1e9);
+            None for no limit.
         end_on_error: when True, the first exception any node raises ends the whole run.
         logging_setting: "VERBOSE", "REGULAR", "QUIET" or "NONE".
         log_file: also write the log to this file.
@@ -201,8 +225,10 @@ class ExecutorConfig:
             when a node is called); None (default) picks by the kind of node
             (asyncio for `async def`, threads for `def`).
         max_concurrency: at most this many nodes run their own code at once
-            (a node waiting on a child it called does not count); None: no limit.
-        max_threads: size of the thread pool for thread nodes; None: Python's default.
+            (a node waiting on a child it called does not count; 1 to 1,000,000);
+            None: no limit.
+        max_threads: size of the thread pool for thread nodes (1 to 1,000,000);
+            None: Python's default.
         ray_address: deprecated: give the runner
             ``execution_modes={"distributed": DistributedExecutionStrategy(address=...)}``.
         ray_init: deprecated: ``DistributedExecutionStrategy(init=...)`` likewise.

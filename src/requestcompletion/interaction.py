@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from .context import active_host, current_host, current_node, current_runner, loop_running
 from .errors import ContextError, NodeCreationError
 from .execution.coordinator import Coordinator
+from .execution.strategies.threads import lending_slot
 from .nodes.base import Node
 from .runner import Runner, request, request_sync
 from .state.records import NodeRecord
@@ -96,7 +97,9 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
         loop = None if host is None else host.loop
         if loop is None or loop.is_closed():
             raise ContextError("rc.call_sync: this runner's event loop is not running")
-        return asyncio.run_coroutine_threadsafe(call(node, *args, **kwargs), loop).result()
+        # lent before the call is handed over: the child may be submitted at once
+        with lending_slot():  # a waiting parent must not hold the thread its child needs
+            return asyncio.run_coroutine_threadsafe(call(node, *args, **kwargs), loop).result()
     runner: Runner | None = current_runner.get()
     if runner is None:
         with Runner() as temporary:

@@ -17,6 +17,7 @@ import contextvars
 import inspect
 import os
 import resource
+import threading
 import time
 import uuid
 import warnings
@@ -94,6 +95,7 @@ class Runner:
         self.coordinator = Coordinator(self.control, self.state, self.config, execution_modes)
         self.saved_to: Path | None = None
         self._loop_runner: asyncio.Runner | None = None
+        self._sync = threading.Lock()  # held while run_sync runs the run's loop
         self._token: Token[Runner | None] | None = None
         self._host_token: Token[Host | None] | None = None
         self._logging: RunLogging | None = None
@@ -131,14 +133,21 @@ class Runner:
         self._host_token = current_host.set(self.coordinator)
         self._cpu0 = time.process_time()
         try:
-            self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
-        except OSError as error:
+            self._wire()
+        except BaseException as error:
+            # whatever failed, the runner that could not open is not current, and
+            # nothing it started (handlers, journal, SIGTERM hold) stays behind
             self._closed = True
-            self._forget()
-            raise ConfigError(
-                f"log_file {os.fspath(self.config.log_file or '')!r} cannot be opened: {error}; "
-                f"give a writable file path, or log_file=None"
-            ) from error
+            self._undo_open()
+            if isinstance(error, OSError) and self._logging is None:
+                raise ConfigError(
+                    f"log_file {os.fspath(self.config.log_file or '')!r} cannot be opened: "
+                    f"{error}; give a writable file path, or log_file=None"
+                ) from error
+            raise
+
+    def _wire(self) -> None:
+        self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
         subscriber = self.config.subscriber
         if subscriber is not None:
             self.publisher.subscribe(
@@ -152,6 +161,21 @@ class Runner:
         for hook in open_hooks:
             hook(self)
         self.publisher.start(self.state.t0)
+
+    def _undo_open(self) -> None:
+        try:
+            if self._sigterm:
+                self._sigterm = False
+                _signals.release_sigterm()
+            if self._logging is not None:
+                self._logging.detach()
+            journal = self.state.journal
+            if journal is not None:
+                journal.close({"outcome": "failed"})
+                journal.remove()
+            self.publisher.close()
+        finally:
+            self._forget()
 
     def _open_journal(self) -> None:
         state, config = self.state, self.config
@@ -219,12 +243,27 @@ class Runner:
                 raise ContextError(
                     "run_sync was called inside a running event loop; use `await runner.run(...)`"
                 )
+            # The run's loop busy in another thread (a thread node, or any other
+            # thread): asyncio would schedule the request there anyway and then fail,
+            # leaving it to run unseen. One run_sync at a time, from a thread that
+            # is not inside the run.
+            loop = self.control.loop
+            if (loop is not None and loop.is_running()) or not self._sync.acquire(blocking=False):
+                raise ContextError(
+                    f"run_sync was called while runner {self.run_id!r} is already running "
+                    f"requests on another thread (from a thread node, or a second thread); "
+                    f"inside a node use rc.call_sync(...), and from another thread "
+                    f"asyncio.run_coroutine_threadsafe(runner.run(...), runner.loop)"
+                )
         except ContextError:
             coro.close()
             raise
-        if self._loop_runner is None:
-            self._loop_runner = asyncio.Runner()
-        ok, value = self._loop_runner.run(_boxed(coro), context=contextvars.copy_context())
+        try:
+            if self._loop_runner is None:
+                self._loop_runner = asyncio.Runner()
+            ok, value = self._loop_runner.run(_boxed(coro), context=contextvars.copy_context())
+        finally:
+            self._sync.release()
         if not ok:
             raise value
         return value
@@ -264,7 +303,7 @@ class Runner:
                 return await self.coordinator.submit(record)
         except BaseException as error:
             if self.state.running:
-                await self.control.reap(record)
+                await self._reap(record)
             fatal = self.control.fatal
             if fatal is not None and error is not fatal:
                 raise fatal from None
@@ -276,6 +315,22 @@ class Runner:
                     f"Raise ExecutorConfig.timeout, or set it to None for no limit"
                 ) from None
             raise
+
+    async def _reap(self, record: NodeRecord) -> None:
+        """Stop what is still running under `record`, even if the run's end cancelled us.
+
+        A node of this very task that ends the run (end_on_error, FatalError)
+        cancels this task too; that cancellation is still pending while the error
+        unwinds, and would land on the first await here: the user would get a
+        bare CancelledError instead of the run's error, and the children would
+        not be waited for. So it is taken once, and the reaping finished.
+        """
+        try:
+            await self.control.reap(record)
+        except asyncio.CancelledError:
+            if self.control.fatal is None:
+                raise  # a cancellation from outside the run: honour it
+            await self.control.reap(record)
 
     def cancel(self, node_id: int) -> bool:
         """Cancel a running node and everything under it; its caller gets NodeCancelledError.

@@ -16,7 +16,9 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
+from .._text import safe_repr
 from ..errors import NodeCreationError
+from ..state.records import error_text
 
 __all__ = ["ExecutionMode", "Node", "NodeSpec", "spec_of"]
 
@@ -132,9 +134,11 @@ class NodeSpec:
                 self.signature.bind(*args, **kwargs)
             return functools.partial(func, *args, **kwargs)
         except Exception as exc:
+            # the arguments' repr and the error's str are the user's code: they may raise
             raise NodeCreationError(
-                f"could not create node {self.name!r} from args={args!r} kwargs={kwargs!r}: "
-                f"{exc}. Check the call's arguments against the node's signature."
+                f"could not create node {self.name!r} from args={safe_repr(args)} "
+                f"kwargs={safe_repr(kwargs)}: {error_text(exc)}. Check the call's arguments "
+                f"against the node's signature."
             ) from exc
 
     def __repr__(self) -> str:
