@@ -84,45 +84,63 @@ def test_the_writer_ends_when_idle_and_the_next_journal_starts_another(
 def test_a_close_waits_for_its_own_lines_only_and_at_most_its_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    release = threading.Event()
+    stuck_now, release = threading.Event(), threading.Event()
     real_write = Journal._write
 
-    def stuck_on_z(self: Journal, text: str) -> None:
-        if self.path.stem == "stuck" and '["Z"' in text:
-            release.wait(timeout=30)  # a disk that hangs on this journal's last batch
+    def hangs_on_the_writer(self: Journal, text: str) -> None:
+        if self.path.stem == "stuck" and threading.current_thread().name == "rc-journal":
+            stuck_now.set()
+            release.wait(timeout=30)  # a disk that hangs while the writer writes this journal
         real_write(self, text)
 
-    monkeypatch.setattr(Journal, "_write", stuck_on_z)
+    monkeypatch.setattr(Journal, "_write", hangs_on_the_writer)
     monkeypatch.setattr(journal_module, "CLOSE_TIMEOUT", 0.1)
     other = Journal(tmp_path / "other.journal", {"journal_version": 1}, [], 0.0, False)
     stuck = Journal(tmp_path / "stuck.journal", {"journal_version": 1}, [], 0.0, False)
-    other.close({"outcome": "success"})  # its own lines: not held up by the other journal
-    assert json.loads((tmp_path / "other.journal").read_text().splitlines()[-1])[0] == "Z"
+    stuck.add(("Q", 1))  # the writer takes it, and hangs
+    assert stuck_now.wait(timeout=10)
+    other.add(("Q", 2))
+    other.close({"outcome": "success"})  # its own lines: not held up by the stuck one
+    rows = [json.loads(line) for line in (tmp_path / "other.journal").read_text().splitlines()]
+    assert [row[0] for row in rows] == ["H", "Q", "Z"]
     with caplog.at_level(logging.WARNING, logger="RC.journal"):
         stuck.close({"outcome": "success"})  # returns after CLOSE_TIMEOUT, saying why
     assert "stuck.journal" in caplog.text and "was not written within 0.1 s" in caplog.text
     release.set()
     assert stuck._closed.wait(timeout=10)  # the writer finishes it once the disk answers
-    assert json.loads((tmp_path / "stuck.journal").read_text().splitlines()[-1])[0] == "Z"
+    rows = [json.loads(line) for line in (tmp_path / "stuck.journal").read_text().splitlines()]
+    assert [row[0] for row in rows] == ["H", "Q", "Z"]
 
 
 def test_a_failing_journal_does_not_stop_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(self: Journal) -> bool:
-        raise RuntimeError("writer bug")
-
-    real = Journal.write_queued
+    failed, written = threading.Event(), threading.Event()
+    real_queued, real_write = Journal.write_queued, Journal._write
 
     def write_queued(self: Journal) -> bool:
-        return broken(self) if self.path.stem == "bad" else real(self)
+        if self.path.stem == "bad":
+            failed.set()
+            raise RuntimeError("writer bug")
+        return real_queued(self)
+
+    def spy(self: Journal, text: str) -> None:
+        real_write(self, text)
+        if '"Q"' in text:
+            written.set()
 
     monkeypatch.setattr(Journal, "write_queued", write_queued)
+    monkeypatch.setattr(Journal, "_write", spy)
     with caplog.at_level(logging.WARNING, logger="RC.journal"):
         bad = Journal(tmp_path / "bad.journal", {"journal_version": 1}, [], 0.0, False)
         good = Journal(tmp_path / "good.journal", {"journal_version": 1}, [], 0.0, False)
-        bad.close({"outcome": None})  # answered, though its writer failed
+        bad.add(("Q", 1))
+        assert failed.wait(timeout=10)
+        good.add(("Q", 2))  # no flush: the writer, still there, writes it in its window
+        assert written.wait(timeout=10)
+        bad.close({"outcome": None})
         good.close({"outcome": None})
     assert isinstance(bad.error, RuntimeError) and good.error is None
     assert "writer bug" in caplog.text
-    assert json.loads((tmp_path / "good.journal").read_text().splitlines()[-1])[0] == "Z"
+    rows = [json.loads(line) for line in (tmp_path / "good.journal").read_text().splitlines()]
+    assert [row[0] for row in rows] == ["H", "Q", "Z"]

@@ -86,6 +86,9 @@ __all__ = [
 ]
 
 JOURNAL_VERSION = 1
+# the most queued changes a request's end writes itself; a longer batch is the writer's
+# (a burst of 10,000 lines would hold up the loop's other tasks for milliseconds)
+INLINE_MAX = 256
 CLOSE_TIMEOUT = 30.0  # seconds a close waits for its last lines (a hung disk must not hang it)
 # Loading refuses bigger journals: a journal is at most about twice its run's JSON
 # (issue 13's size target), and the JSON's own limit is MAX_FILE_BYTES.
@@ -181,12 +184,17 @@ class Journal:
         self.queue: deque[Any] = deque([("H", header)])
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         self._types: dict[str, int] = {}
-        self.awake = True  # the writer was told something is queued, and has not taken it
+        self.awake = False  # the writer was told something is queued, and has not taken it
         self._closing = False
         self._closed = threading.Event()  # the Z line is written and the file closed
         self.error: Exception | None = None  # why the journal stopped, if it did
+        # held while a batch is taken and written: by the writer, or by the run itself
+        # (`barrier`, `close`), which writes a short batch at once rather than wake a
+        # thread and wait for it (two thread switches cost a short run more than the write)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._write_batch()  # the header: `runs` can tell this run is live from now on
         hub.add(self)
-        hub.wake()
 
     @classmethod
     def start(
@@ -240,6 +248,14 @@ class Journal:
 
         if self._closing:  # closed: everything was written, and no writer is left to answer
             return
+        # A short batch is written here (no fsync: that can take milliseconds), unless
+        # the writer is busy with this journal; the loop's other tasks wait meanwhile.
+        if not self._fsync and len(self.queue) <= INLINE_MAX and self._lock.acquire(False):
+            try:
+                self._write_batch()
+            finally:
+                self._lock.release()
+            return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiters.append((loop, future))
@@ -249,15 +265,23 @@ class Journal:
     def close(self, outcome: dict[str, Any]) -> None:
         """Write the ``Z`` line and everything before it, and close the file.
 
-        Waits at most `CLOSE_TIMEOUT` seconds (then logs a warning): the writer is
-        shared, and a disk that hangs must not hang the runner's close for ever.
+        Written here, once the writer is not writing this journal; waits for it at
+        most `CLOSE_TIMEOUT` seconds (then logs a warning, and the writer writes the
+        rest when it can): a disk that hangs must not hang the runner's close for ever.
         """
         if self._closing:
             return
         self.queue.append(("Z", outcome))
         self._closing = True
-        self.flush()
-        if not self._closed.wait(CLOSE_TIMEOUT):
+        if self._lock.acquire(timeout=CLOSE_TIMEOUT):
+            try:
+                if not self._closed.is_set():
+                    self._write_batch()
+                    self._finish()
+            finally:
+                self._lock.release()
+        else:
+            self.flush()  # the writer writes the rest once the disk answers
             _log.warning(
                 "the journal %r was not written within %s s of the run's close; the run "
                 "is saved as JSON without waiting for it. Check the disk of state_dir",
@@ -277,30 +301,39 @@ class Journal:
     def write_queued(self) -> bool:
         """Write what is queued, answer the barriers that were waiting before it,
         and close the file after the ``Z`` line; True once closed."""
-        queue, waiters = self.queue, self._waiters
-        self.awake = False  # before the drain: a change queued after it wakes the writer again
-        ready = [waiters.popleft() for _ in range(len(waiters))]  # before the drain
+        with self._lock:
+            if self._closed.is_set():  # closed by the run itself
+                return True
+            waiters = self._waiters
+            self.awake = False  # before the drain: a change queued after it wakes the writer
+            ready = [waiters.popleft() for _ in range(len(waiters))]  # before the drain
+            self._write_batch()
+            _release(ready)
+            if not (self._closing and not self.queue):
+                return False
+            self._finish()
+            return True
+
+    def _write_batch(self) -> None:
+        """Take what is queued and write it (the caller holds the lock)."""
+        queue = self.queue
         batch = [queue.popleft() for _ in range(len(queue))]
         if batch and self.error is None:
             try:
                 self._write("\n".join(self._lines(batch)) + "\n")
             except Exception as error:  # a bug here must not hang the run's barriers
                 self._stop(error)
-        _release(ready)
-        if not (self._closing and not queue):
-            return False
-        self._finish()
-        return True
 
     def abandon(self, error: Exception) -> bool:
         """Stop writing after `error` (the writer's own failure); answer every
         barrier. True if the journal is closing (it is then closed)."""
-        self._stop(error)
-        self.queue.clear()
-        _release([self._waiters.popleft() for _ in range(len(self._waiters))])
-        if self._closing:
-            self._finish()
-        return self._closing
+        with self._lock:
+            self._stop(error)
+            self.queue.clear()
+            _release([self._waiters.popleft() for _ in range(len(self._waiters))])
+            if self._closing and not self._closed.is_set():
+                self._finish()
+            return self._closing
 
     def _finish(self) -> None:
         try:
