@@ -11,18 +11,22 @@ from pathlib import Path
 from types import ModuleType
 
 from requestcompletion.pubsub.delivery import THREAD_NAME as DELIVERY_THREAD
+from requestcompletion.state._journal_writer import THREAD_NAME as JOURNAL_THREAD
 
 
 def leftovers() -> list[str]:
     """What a closed runner must not leave behind: rc threads and rc logging handlers.
 
-    The delivery thread of sync subscribers (`rc-delivery`) is the process's, not a
-    runner's: it idles out by itself (tests/test_delivery.py checks that it does).
+    The delivery thread of sync subscribers (`rc-delivery`) and the journal writer
+    (`rc-journal`) are the process's, not a runner's: they idle out by themselves
+    (tests/test_delivery.py and tests/test_journal_writer.py check that they do).
     """
     found = [
         t.name
         for t in threading.enumerate()
-        if t.name.startswith("rc-") and t.name != DELIVERY_THREAD and t.is_alive()
+        if t.name.startswith("rc-")
+        and t.name not in (DELIVERY_THREAD, JOURNAL_THREAD)
+        and t.is_alive()
     ]
     found += [
         repr(h) for h in logging.getLogger("RC").handlers if not isinstance(h, logging.NullHandler)

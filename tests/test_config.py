@@ -413,3 +413,35 @@ def test_precedence_property(
         assert actual == expected, (name, actual, expected)
         assert type(actual) is type(expected), (name, actual, expected)
     assert config.given == frozenset(global_) | frozenset(executor or {}) | frozenset(overrides)
+
+
+def test_a_runner_opened_with_the_same_inputs_reuses_the_resolved_config() -> None:
+    from requestcompletion.config import resolve_config
+
+    first = resolve_config(None, {"save_state": False, "logging_setting": "NONE"})
+    assert resolve_config(None, {"save_state": False, "logging_setting": "NONE"}) is first
+    assert resolve_config(None, {"save_state": True, "logging_setting": "NONE"}) is not first
+    own = rc.ExecutorConfig(timeout=2.0)
+    assert resolve_config(own, {}).timeout == 2.0  # another executor_config: built anew
+    rc.set_config(timeout=3.0)
+    try:
+        assert resolve_config(None, {}).timeout == 3.0  # the global config changed
+    finally:
+        rc.set_config(rc.ExecutorConfig())
+
+
+def test_the_reused_config_still_checks_what_differs_only_in_type_or_is_mutable() -> None:
+    from requestcompletion.config import resolve_config
+
+    assert resolve_config(None, {"save_state": True}).save_state is True
+    with pytest.raises(rc.ConfigError, match="save_state must be True or False, not 1"):
+        resolve_config(None, {"save_state": 1})  # equal to True, but not a bool
+    with pytest.raises(rc.ConfigError, match="unknown config field"):
+        resolve_config(None, {"nope": 1})
+    with pytest.raises(rc.ConfigError, match="unknown config field"):
+        resolve_config(None, {"nope": 1})  # refused again, not remembered
+    init: dict[str, Any] = {"num_cpus": 1}
+    with pytest.deprecated_call(match="ray_init"):
+        first = resolve_config(None, {"ray_init": init})
+    with pytest.deprecated_call(match="ray_init"):  # announced every time, never cached
+        assert resolve_config(None, {"ray_init": init}) is not first

@@ -395,6 +395,18 @@ def resolve_config(
     if executor_config is not None and not isinstance(executor_config, ExecutorConfig):
         raise ConfigError(f"executor_config must be an ExecutorConfig, not {executor_config!r}")
     overrides = overrides or {}
+    # An app opening a runner per request gives the same inputs every time: checking
+    # every field again was a fifth of a short runner's own cost. Configs are frozen,
+    # so runners can share one. Only immutable override values are keyed on (a list
+    # or a dict could change between two runners), with their types (True == 1, and a
+    # check may take one and refuse the other); inputs naming a deprecated field are
+    # never kept, so a hit has no warning to give and its names were checked.
+    key: tuple[Any, ...] | None = None
+    if all(type(value) in _IMMUTABLE for value in overrides.values()):
+        key = tuple([(name, type(value), value) for name, value in overrides.items()])
+        last = _last_resolved
+        if last and last[0] is _global_config and last[1] is executor_config and last[2] == key:
+            return last[3]  # type: ignore[no-any-return]
     _check_known(overrides)
     # stack: _warn_deprecated < resolve_config < Runner.__init__ < the user's line
     _warn_deprecated(overrides, stacklevel=4)
@@ -403,4 +415,11 @@ def resolve_config(
         if layer is not None:
             values.update((name, getattr(layer, name)) for name in layer.given)
     values.update(overrides)
-    return _build(values)
+    config = _build(values)
+    if key is not None and not _INSTEAD.keys() & values.keys():
+        _last_resolved[:] = [_global_config, executor_config, key, config]  # held by identity
+    return config
+
+
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
+_last_resolved: list[Any] = []  # [global config, executor_config, overrides key, result]

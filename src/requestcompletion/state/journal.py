@@ -10,11 +10,12 @@ Cost on the run's loop: `RCState` appends the record itself to the journal's
 queue when a call registers, and the record's id when it returns: no object is
 made, so a busy run gives the garbage collector nothing more to look at. Rarer
 changes (failed, cancelled, a stream item, a context write, a model call) go in
-as a small tuple of their values (`Journal.add`). A writer thread of the journal
-turns them into lines, in batches, at most `FLUSH_INTERVAL` seconds after the
-first of a batch arrived, and at the end of every top-level request (the runner
-awaits `Journal.barrier`). Each batch is written with one ``write`` and flushed
-to the OS; ``journal_fsync=True`` adds an ``fsync``.
+as a small tuple of their values (`Journal.add`). The process's journal writer
+thread (`_journal_writer`: one for every runner) turns them into lines, in batches,
+at most `FLUSH_INTERVAL` seconds after the first of a batch arrived, and at the end
+of every top-level request (the runner awaits `Journal.barrier`). Each batch is
+written with one ``write`` and flushed to the OS; ``journal_fsync=True`` adds an
+``fsync``.
 
 The format (JSON Lines, ``JOURNAL_VERSION`` 1). Every line is a JSON array whose
 first element says what it is. Times (``us``) are integer microseconds since the
@@ -72,6 +73,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._journal_writer import FLUSH_INTERVAL, hub
 from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION, _safe, _tag
 from .records import ErrorInfo, NodeRecord
 
@@ -89,7 +91,10 @@ __all__ = [
 ]
 
 JOURNAL_VERSION = 1
-FLUSH_INTERVAL = 0.05  # seconds a batch may wait: well inside the promised 100 ms
+# the most queued changes a request's end writes itself; a longer batch is the writer's
+# (a burst of 10,000 lines would hold up the loop's other tasks for milliseconds)
+INLINE_MAX = 256
+CLOSE_TIMEOUT = 30.0  # seconds a close waits for its last lines (a hung disk must not hang it)
 # Loading refuses bigger journals: a journal is at most about twice its run's JSON
 # (issue 13's size target), and the JSON's own limit is MAX_FILE_BYTES.
 MAX_JOURNAL_BYTES = 2 * MAX_FILE_BYTES
@@ -152,7 +157,7 @@ class RequestDigest:
 
 
 class Journal:
-    """Appends a run's state changes to its journal file, from a thread of its own.
+    """Appends a run's state changes to its journal file, from the process's writer.
 
     Args:
         path: the journal file (created; its folder too).
@@ -184,15 +189,17 @@ class Journal:
         self.queue: deque[Any] = deque([("H", header)])
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         self._types: dict[str, int] = {}
-        self._wake = threading.Event()  # something is queued
-        self._now = threading.Event()  # write it without waiting out the batch
-        self.awake = True  # the writer was told something is queued, and has not taken it
-        self._wake.set()
+        self.awake = False  # the writer was told something is queued, and has not taken it
         self._closing = False
+        self._closed = threading.Event()  # the Z line is written and the file closed
         self.error: Exception | None = None  # why the journal stopped, if it did
-        self._thread = threading.Thread(target=self._work, name=f"rc-journal-{path.stem}")
-        self._thread.daemon = True  # close() joins it; daemon only so a hung disk cannot hang exit
-        self._thread.start()
+        # held while a batch is taken and written: by the writer, or by the run itself
+        # (`barrier`, `close`), which writes a short batch at once rather than wake a
+        # thread and wait for it (two thread switches cost a short run more than the write)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._write_batch()  # the header: `runs` can tell this run is live from now on
+        hub.add(self)
 
     @classmethod
     def start(
@@ -235,19 +242,26 @@ class Journal:
     def wake(self) -> None:
         """Tell the writer something is queued (it writes within `FLUSH_INTERVAL`)."""
         self.awake = True
-        self._wake.set()
+        hub.wake()
 
     def flush(self) -> None:
         """Ask the writer to write what is queued now, without waiting for it."""
         self.awake = True
-        self._now.set()
-        self._wake.set()
+        hub.wake(now=True)
 
     async def barrier(self) -> None:
         """Wait until everything queued so far has been written to the OS."""
         import asyncio  # the state layer runs without a loop too (loading)
 
         if self._closing:  # closed: everything was written, and no writer is left to answer
+            return
+        # A short batch is written here (no fsync: that can take milliseconds), unless
+        # the writer is busy with this journal; the loop's other tasks wait meanwhile.
+        if not self._fsync and len(self.queue) <= INLINE_MAX and self._lock.acquire(False):
+            try:
+                self._write_batch()
+            finally:
+                self._lock.release()
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -256,13 +270,31 @@ class Journal:
         await future
 
     def close(self, outcome: dict[str, Any]) -> None:
-        """Write the ``Z`` line and everything before it; stop the writer."""
+        """Write the ``Z`` line and everything before it, and close the file.
+
+        Written here, once the writer is not writing this journal; waits for it at
+        most `CLOSE_TIMEOUT` seconds (then logs a warning, and the writer writes the
+        rest when it can): a disk that hangs must not hang the runner's close for ever.
+        """
         if self._closing:
             return
         self.queue.append(("Z", outcome))
         self._closing = True
-        self.flush()
-        self._thread.join()
+        if self._lock.acquire(timeout=CLOSE_TIMEOUT):
+            try:
+                if not self._closed.is_set():
+                    self._write_batch()
+                    self._finish()
+            finally:
+                self._lock.release()
+        else:
+            self.flush()  # the writer writes the rest once the disk answers
+            _log.warning(
+                "the journal %r was not written within %s s of the run's close; the run "
+                "is saved as JSON without waiting for it. Check the disk of state_dir",
+                os.fspath(self.path),
+                CLOSE_TIMEOUT,
+            )
 
     def remove(self) -> None:
         """Delete the journal (the run's final JSON is written)."""
@@ -271,34 +303,51 @@ class Journal:
         except FileNotFoundError:
             pass
 
-    # --- the writer thread ------------------------------------------------------
+    # --- the writer's side (`_journal_writer`) ---------------------------------
 
-    def _work(self) -> None:
-        queue, waiters = self.queue, self._waiters
-        while True:
-            self._wake.wait()
-            self._now.wait(FLUSH_INTERVAL)  # let a batch gather; a flush cuts it short
-            self._now.clear()
-            self._wake.clear()
-            self.awake = False
+    def write_queued(self) -> bool:
+        """Write what is queued, answer the barriers that were waiting before it,
+        and close the file after the ``Z`` line; True once closed."""
+        with self._lock:
+            if self._closed.is_set():  # closed by the run itself
+                return True
+            waiters = self._waiters
+            self.awake = False  # before the drain: a change queued after it wakes the writer
             ready = [waiters.popleft() for _ in range(len(waiters))]  # before the drain
-            batch = [queue.popleft() for _ in range(len(queue))]
-            if batch and self.error is None:
-                try:
-                    self._write("\n".join(self._lines(batch)) + "\n")
-                except Exception as error:  # a bug here must not hang the run's barriers
-                    self._stop(error)
-            for loop, future in ready:
-                try:
-                    loop.call_soon_threadsafe(_resolve, future)
-                except RuntimeError:  # that loop is closed: nobody waits any more
-                    pass
-            if self._closing and not queue:
-                break
+            self._write_batch()
+            _release(ready)
+            if not (self._closing and not self.queue):
+                return False
+            self._finish()
+            return True
+
+    def _write_batch(self) -> None:
+        """Take what is queued and write it (the caller holds the lock)."""
+        queue = self.queue
+        batch = [queue.popleft() for _ in range(len(queue))]
+        if batch and self.error is None:
+            try:
+                self._write("\n".join(self._lines(batch)) + "\n")
+            except Exception as error:  # a bug here must not hang the run's barriers
+                self._stop(error)
+
+    def abandon(self, error: Exception) -> bool:
+        """Stop writing after `error` (the writer's own failure); answer every
+        barrier. True if the journal is closing (it is then closed)."""
+        with self._lock:
+            self._stop(error)
+            self.queue.clear()
+            _release([self._waiters.popleft() for _ in range(len(self._waiters))])
+            if self._closing and not self._closed.is_set():
+                self._finish()
+            return self._closing
+
+    def _finish(self) -> None:
         try:
             self._file.close()
         except OSError as error:
             self._stop(error)
+        self._closed.set()
 
     def _write(self, text: str) -> None:
         self._file.write(text)
@@ -404,6 +453,14 @@ def _encode_row(row: list[Any]) -> str:
         except Exception as error:
             safe.append({"$type": type(value).__name__, "$repr": f"<unwritable: {error!r}>"})
     return _encode(safe)
+
+
+def _release(ready: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    for loop, future in ready:
+        try:
+            loop.call_soon_threadsafe(_resolve, future)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
