@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,12 @@ async def _child(i: int) -> int:
 
 async def _parent(n: int) -> int:
     return sum(await rc.batch(_child, range(n), return_exceptions=False))
+
+
+@pytest.fixture(autouse=True)
+def _no_viewer_left() -> Iterator[None]:
+    yield
+    live.close_viewers()  # the process's viewers would otherwise serve until the suite ends
 
 
 def _get(url: str) -> object:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .server import Viewer
 
-__all__ = ["open_for", "viewer_for"]
+__all__ = ["close_viewers", "open_for", "viewer_for"]
 
 _viewers: dict[Path, Viewer] = {}
 _lock = threading.Lock()
@@ -30,9 +30,17 @@ def viewer_for(state_dir: str | Path) -> Viewer:
     with _lock:
         viewer = _viewers.get(folder)
         if viewer is None:
-            viewer = _viewers[folder] = Viewer(folder)
-            threading.Thread(target=viewer.serve_forever, name="rc-viz-http", daemon=True).start()
+            viewer = _viewers[folder] = Viewer(folder).start(daemon=True)
         return viewer
+
+
+def close_viewers() -> None:
+    """Stop every viewer `viz=True` started in this process (they serve until exit otherwise)."""
+    with _lock:
+        viewers = list(_viewers.values())
+        _viewers.clear()
+    for viewer in viewers:
+        viewer.close()
 
 
 def open_for(runner: Any) -> None:

@@ -177,10 +177,15 @@ class Viewer:
         """Serve until `close()` is called (or Ctrl-C in the foreground)."""
         self._server.serve_forever()
 
-    def __enter__(self) -> Viewer:
-        self._thread = threading.Thread(target=self.serve_forever, name="rc-viz-http")
-        self._thread.start()
+    def start(self, *, daemon: bool = False) -> Viewer:
+        """Serve on a background thread (a daemon one does not keep the process alive)."""
+        thread = threading.Thread(target=self.serve_forever, name="rc-viz-http", daemon=daemon)
+        self._thread = thread
+        thread.start()
         return self
+
+    def __enter__(self) -> Viewer:
+        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
