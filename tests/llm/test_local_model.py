@@ -318,3 +318,27 @@ def test_a_truncated_model_file_is_a_clear_error_not_a_crash(
         local.unload_local_models()
     assert os.fspath(cut) in str(caught.value)
     assert "damaged" in str(caught.value)
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(600)
+def test_a_program_that_loaded_the_model_exits_without_a_traceback(
+    request: pytest.FixtureRequest,
+) -> None:
+    if not _asked_for(request.config):
+        pytest.skip("opt-in: RC_LOCAL_MODEL=1 pytest -m local_model (or make test-local)")
+    pytest.importorskip("llama_cpp")
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio\n"
+        "from requestcompletion.llm.providers.local import LocalModel\n"
+        "asyncio.run(LocalModel().load())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

@@ -25,6 +25,7 @@ How tool calls and structured output are forced into shape is in `_local_format`
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import json
 import os
@@ -182,6 +183,10 @@ _engines_lock = threading.Lock()
 
 def _engine(settings: _Settings) -> _Engine:
     with _engines_lock:
+        if not _engines:
+            # free the models while the interpreter is whole: left to Llama.__del__ at
+            # exit, llama-cpp-python prints a TypeError traceback from its half-torn module
+            atexit.register(unload_local_models)
         engine = _engines.get(settings)
         if engine is None:
             engine = _engines[settings] = _Engine(settings)
@@ -190,6 +195,7 @@ def _engine(settings: _Settings) -> _Engine:
 
 def unload_local_models() -> None:
     """Free every loaded local model and stop its thread (they load again when next used)."""
+    atexit.unregister(unload_local_models)
     with _engines_lock:
         engines = list(_engines.values())
         _engines.clear()
