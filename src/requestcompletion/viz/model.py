@@ -133,8 +133,7 @@ def run_model(info: ExecutionInfo) -> dict[str, Any]:
         "output": [n.output for n in nodes],
         "error": [None if n.error is None else _error(n.error) for n in nodes],
         "extras": [n.extras for n in nodes],
-        # `replayed` arrives with resumed runs; a run saved before it has no such field
-        "replayed": [bool(getattr(n, "replayed", False)) for n in nodes],
+        "replayed": [n.replayed for n in nodes],  # reused by Runner.from_state
     }
     return {
         "summary": summary(info, len(nodes)),
