@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from viz_runs import copy_fixture
+from viz_runs import copy_fixture, make_rerun_pair
 
 import requestcompletion as rc
 from requestcompletion.viz.diff import match_runs
@@ -64,40 +64,19 @@ def test_calls_only_in_one_run_are_listed_with_their_subtree(tmp_path: Path) -> 
     assert only == [(2, None), (None, 2)]
 
 
-async def _leaf(i: int) -> int:
-    return i * 10
-
-
-async def _mid(i: int) -> int:
-    return await rc.call(_leaf, i) + 1
-
-
-async def _top(n: int) -> list[int]:
-    return await rc.batch(_mid, range(n), return_exceptions=False)
-
-
 def test_a_rerun_of_a_real_run_is_marked_replayed_and_diffs_against_the_original(
     tmp_path: Path,
 ) -> None:
     """The viewer on what `from_state(..., rerun=...)` made: replayed flags and the pairing."""
     from requestcompletion.viz.model import run_model
 
-    quiet = {"state_dir": tmp_path, "logging_setting": "NONE"}
-    with rc.Runner(run_identifier="first", **quiet) as runner:
-        runner.run_sync(_top, 3)
-    first = rc.ExecutionInfo.load(tmp_path / "first.json")
-    mid = next(n for n in first.nodes if n.name == "_mid" and n.args == (1,))
-    with rc.Runner.from_state(
-        tmp_path / "first.json", rerun=[mid.id], run_identifier="again", **quiet
-    ) as runner:
-        runner.run_sync(_top, 3)
-    again = rc.ExecutionInfo.load(tmp_path / "again.json")
+    first, again = make_rerun_pair(tmp_path)
 
     marks = run_model(again)["nodes"]["replayed"]  # columns, in the order of info.nodes
     by_name = {(n.name, n.args): mark for n, mark in zip(again.nodes, marks, strict=True)}
-    assert by_name[("_mid", (1,))] is False  # re-run, and so is its ancestor
-    assert by_name[("_top", (3,))] is False
-    assert by_name[("_mid", (0,))] is True and by_name[("_mid", (2,))] is True
+    assert by_name[("_rerun_mid", (1,))] is False  # re-run, and so is its ancestor
+    assert by_name[("_rerun_top", (3,))] is False
+    assert by_name[("_rerun_mid", (0,))] is True and by_name[("_rerun_mid", (2,))] is True
     pairs = match_runs(first, again)
     assert len(pairs) == len(first.nodes) == len(again.nodes)
     assert all(p["a"] is not None and p["b"] is not None for p in pairs)

@@ -16,6 +16,7 @@ from viz_runs import (
     make_hostile_run,
     make_pair,
     make_parallel_run,
+    make_rerun_pair,
     shot,
 )
 
@@ -171,6 +172,31 @@ def test_the_diff_of_two_runs_marks_what_changed_and_opens_from_the_list(
     sides = page.locator("#diffdetail .detail").all_inner_texts()
     assert "ValueError" in sides[0] and "ValueError" not in sides[1]
     shot(page, "diff")
+
+
+def test_a_rerun_shows_its_replayed_nodes_and_diffs_cleanly_against_the_original(
+    page: Any, viewer: Viewer, runs_dir: Path
+) -> None:
+    first, again = make_rerun_pair(runs_dir)
+    page.goto(viewer.url + "#/run/again")
+    page.wait_for_selector(".row[data-id]")
+    replayed = page.eval_on_selector_all(
+        ".row[data-id]",
+        "rows => rows.filter(r => r.querySelector('.badge.replayed'))"
+        ".map(r => r.querySelector('.name').textContent.trim())",
+    )
+    # the re-run _rerun_mid(1) and its ancestor ran live; the other calls replayed
+    assert sorted(replayed) == sorted(n.name for n in again.nodes if n.replayed)
+    assert replayed.count("_rerun_mid") == 2 and "_rerun_top" not in replayed
+    page.goto(viewer.url + "#/diff/first/again")
+    page.wait_for_selector(".row[data-pair]")
+    badges = page.eval_on_selector_all(
+        ".row[data-pair]",
+        "rows => rows.map(r => [...r.querySelectorAll('.badge')].map(b => b.textContent))",
+    )
+    assert len(badges) == len(first.nodes) == len(again.nodes)
+    assert not any(b in ("inputs changed", "output changed") for row in badges for b in row)
+    shot(page, "diff-rerun")
 
 
 def test_a_10000_node_run_opens_fast_and_the_tree_stays_virtualised(

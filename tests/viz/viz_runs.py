@@ -158,3 +158,30 @@ def shot(page: Any, name: str) -> Path:
 def copy_fixture(name: str, folder: Path) -> Path:
     source = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / f"{name}.json"
     return Path(shutil.copy(source, folder / source.name))
+
+
+async def _rerun_leaf(i: int) -> int:
+    return i * 10
+
+
+async def _rerun_mid(i: int) -> int:
+    return await rc.call(_rerun_leaf, i) + 1
+
+
+async def _rerun_top(n: int) -> list[int]:
+    return await rc.batch(_rerun_mid, range(n), return_exceptions=False)
+
+
+@own_thread
+def make_rerun_pair(folder: Path) -> tuple[rc.ExecutionInfo, rc.ExecutionInfo]:
+    """ "first": a real run; "again": `from_state(first, rerun=[_rerun_mid(1)])` of it."""
+    quiet: dict[str, Any] = {"state_dir": folder, "logging_setting": "NONE"}
+    with rc.Runner(run_identifier="first", **quiet) as runner:
+        runner.run_sync(_rerun_top, 3)
+    first = rc.ExecutionInfo.load(folder / "first.json")
+    mid = next(n for n in first.nodes if n.name == "_rerun_mid" and n.args == (1,))
+    with rc.Runner.from_state(
+        folder / "first.json", rerun=[mid.id], run_identifier="again", **quiet
+    ) as runner:
+        runner.run_sync(_rerun_top, 3)
+    return first, rc.ExecutionInfo.load(folder / "again.json")
