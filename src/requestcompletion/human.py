@@ -142,6 +142,10 @@ async def _ask(runner: Runner, record: NodeRecord, text: str, schema: Any) -> An
     journal = runner.state.journal
     if journal is not None:
         journal.add(("Q", record.id, len(questions) - 1, asked.id, text, entry["schema"]))
+    replay = runner.state.replay
+    given = None if replay is None else replay.answer(record, len(questions) - 1)
+    if given is not None:
+        return _answered(runner, entry, asked, _given(given, asked, record, schema))
     handler = runner.config.human
     answer: Any = DEFER
     for _ in range(MAX_TRIES):
@@ -164,7 +168,25 @@ async def _ask(runner: Runner, record: NodeRecord, text: str, schema: Any) -> An
     if answer is DEFER:
         waiting = f"question {asked.id!r} of node {record.spec.name!r} is waiting for an answer"
         raise QuestionPending(waiting, asked.id)
+    return _answered(runner, entry, asked, answer)
+
+
+def _given(given: tuple[str, Any], asked: Question, record: NodeRecord, schema: Any) -> Any:
+    """The answer a resumed run was given (`Runner.from_state(answers=)`), validated."""
+    recorded_id, answer = given
+    try:
+        return validate(schema, answer)
+    except ValueError as error:
+        raise HumanInputError(
+            f"answers[{recorded_id!r}] for question {asked.text!r} of node "
+            f"{record.spec.name!r} (now question {asked.id!r}): {error}; resume again "
+            f"with an answer that fits"
+        ) from None
+
+
+def _answered(runner: Runner, entry: dict[str, Any], asked: Question, answer: Any) -> Any:
     entry.update(status="answered", answer=answer)
+    journal = runner.state.journal
     if journal is not None:
         journal.add(("A", asked.id, answer))
     return answer

@@ -490,7 +490,12 @@ class Runner:
 
     @classmethod
     def from_state(
-        cls, saved: str | os.PathLike[str] | ExecutionInfo, *, rerun: Any = (), **overrides: Any
+        cls,
+        saved: str | os.PathLike[str] | ExecutionInfo,
+        *,
+        rerun: Any = (),
+        answers: Mapping[str, Any] | None = None,
+        **overrides: Any,
     ) -> Runner:
         """A new runner (a new run id) that replays the run `saved` where it still matches.
 
@@ -505,13 +510,19 @@ class Runner:
                 process died (``.journal``), or an `ExecutionInfo`.
             rerun: ids of recorded nodes to run live, with their ancestors (so the new
                 outputs flow up); the rest replays where it still matches.
+            answers: answers to the saved run's open questions, by their recorded ids
+                (``"{node id}.{k}"``, as `requestcompletion show` lists them): the
+                node that asked gets its answer, validated into the question's schema
+                when it asks again. Questions without an answer stay open.
             **overrides: as for `Runner` (`executor_config`, `context`, any config field).
 
         Raises:
             SavedRunError: the file is missing, corrupt or from a newer schema version.
-            KeyError: `rerun` names an id the saved run does not have.
+            KeyError: `rerun` names an id the saved run does not have, or `answers`
+                one that is not an open question of it (the message lists them).
+            HumanInputError: (at the ask) an answer does not fit its question's schema.
         """
-        replay = Replay(load_saved(saved), rerun)
+        replay = Replay(load_saved(saved), rerun, answers)
         runner = cls(**overrides)
         runner._run["resumed_from"] = replay.source
         runner.state.replay = replay

@@ -18,6 +18,11 @@ with everything under it. A model call of a matched agent node whose request
 digest equals a recorded one of that node gets the recorded response instead of
 reaching the provider.
 
+Answers. The k-th `rc.ask` of a live node that matched a recorded node gets the
+answer that node's k-th question had (``"{recorded id}.{k}"``): the recorded one
+if it was answered, else the one `answers` gives for it. The recorded run's ids
+are used because the new run's node ids may differ.
+
 Outputs come back as they were saved: JSON data. An output the file could only
 keep as a tagged repr (an object, an `AgentResult`) cannot be rebuilt, so such a
 node runs live; its model calls and its children still replay.
@@ -80,12 +85,14 @@ class Replay:
     Args:
         info: the recorded run.
         rerun: ids of recorded nodes to run live (their ancestors run live too).
+        answers: answers to the recorded run's open questions, by question id.
 
     Raises:
-        KeyError: an id in `rerun` is not a node of the recorded run.
+        KeyError: an id in `rerun` is not a node of the recorded run, or an id in
+            `answers` is not an open question of it.
     """
 
-    def __init__(self, info: ExecutionInfo, rerun: Iterable[int] = ()) -> None:
+    def __init__(self, info: ExecutionInfo, rerun: Iterable[int] = (), answers: Any = None) -> None:
         state: RCState = info._state
         self.source = info.run_id
         self.old = state.records
@@ -109,6 +116,38 @@ class Replay:
         self._responses: dict[int, dict[str, deque[dict[str, Any]]]] = {}
         self._model_asked: dict[int, int] = {}
         self.warned = False
+        self.answers = self._check_answers(answers)
+
+    def _check_answers(self, answers: Any) -> dict[str, Any]:
+        """The recorded answers and `answers`, by recorded question id."""
+        given = dict(answers or {})
+        found: dict[str, Any] = {}
+        open_ids: list[str] = []
+        for extras in self._extras.values():
+            for question in (extras or {}).get("questions") or ():
+                if question.get("status") == "answered":
+                    found[question["id"]] = question.get("answer")
+                else:
+                    open_ids.append(question["id"])
+        unknown = [key for key in given if key not in open_ids]
+        if unknown:
+            raise KeyError(
+                f"answers={unknown[0]!r}: run {self.source!r} has no open question with that "
+                f"id; its open questions are {open_ids!r} (see `requestcompletion show "
+                f"{self.source}`)"
+            )
+        found.update(given)
+        return found
+
+    def answer(self, record: NodeRecord, k: int) -> tuple[str, Any] | None:
+        """(recorded question id, answer) for the k-th question of live node `record`."""
+        old = self.matched.get(record.id)
+        if old is None:
+            return None
+        question_id = f"{old.id}.{k}"
+        if question_id not in self.answers:
+            return None
+        return question_id, self.answers[question_id]
 
     def _check_rerun(self, rerun: Iterable[int]) -> set[int]:
         if isinstance(rerun, str | int):
