@@ -96,6 +96,8 @@ def test_an_unreadable_model_file_says_so(tmp_path: Path, monkeypatch: pytest.Mo
         local.LocalModel()
 
 
+# needs llama-cpp-python: run by `make test-local`, where the extra is installed
+@pytest.mark.local_model
 def test_a_damaged_model_file_fails_on_first_use_with_a_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -214,6 +216,8 @@ def test_nested_definitions_are_renamed_per_tool() -> None:
     assert second["properties"]["p"] == {"$ref": "#/$defs/t1_P"}
 
 
+# needs llama-cpp-python: run by `make test-local`, where the extra is installed
+@pytest.mark.local_model
 def test_grammar_compiles_in_llama_cpp() -> None:
     pytest.importorskip("llama_cpp")
     from llama_cpp.llama_grammar import LlamaGrammar
