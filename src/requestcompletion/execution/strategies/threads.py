@@ -28,7 +28,7 @@ from typing import Any
 
 from ..strategy import ExecutionStrategy, NodeTask
 
-__all__ = ["ThreadedExecutionStrategy", "lending_slot"]
+__all__ = ["DaemonPool", "ThreadedExecutionStrategy", "lending_slot"]
 
 logger = logging.getLogger("RC.execution")
 
@@ -45,13 +45,13 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers
-        self._pool: _DaemonPool | None = None
+        self._pool: DaemonPool | None = None
         self._active = 0
         self._idle = threading.Condition()
 
     def execute(self, task: NodeTask) -> Awaitable[Any]:
         if self._pool is None:
-            self._pool = _DaemonPool(self.max_workers)
+            self._pool = DaemonPool(self.max_workers)
         with self._idle:
             self._active += 1
         future = self._pool.submit(contextvars.copy_context().run, task.work)
@@ -80,7 +80,7 @@ class ThreadedExecutionStrategy(ExecutionStrategy):
             pool.shutdown(wait=True)
 
 
-_here = threading.local()  # `.pool`: the _DaemonPool a thread works for
+_here = threading.local()  # `.pool`: the DaemonPool a thread works for
 
 
 @contextlib.contextmanager
@@ -89,7 +89,7 @@ def lending_slot() -> Iterator[None]:
     waits, its thread does not count against the pool's bound, so the child (or any
     queued node) gets a thread even when every thread is a parent that waits. A
     pool of N threads whose N nodes each wait on a thread child would deadlock."""
-    pool: _DaemonPool | None = getattr(_here, "pool", None)
+    pool: DaemonPool | None = getattr(_here, "pool", None)
     if pool is None:
         yield
         return
@@ -102,7 +102,7 @@ def lending_slot() -> Iterator[None]:
             pool._blocked -= 1
 
 
-class _DaemonPool:
+class DaemonPool:
     """A bounded pool of daemon threads, started one by one as work arrives.
 
     The bound counts threads running a node's own code: one blocked in

@@ -2,11 +2,14 @@
 
 Ray refuses `async def` remote functions, so nodes run in async actors. A node
 runs in a task of its own on the actor's loop (a plain `def` node on a thread of
-the worker) with a `WorkerLink` as its `context.current_host` and a stand-in of
-its driver-side record as `context.current_node`, so the user verbs take the
-same path as on the driver. Whatever the node asks of its run (`rc.call`,
-`rc.stream`, `rc.context`) goes through the link: queued for the driver, and for
-a call, awaited until the driver answers with `resolve`.
+the actor's pool, the threads strategy's `DaemonPool`: a `def` node blocked in
+`rc.call_sync` lends its thread, so parents waiting for their children never
+hold every thread those children need) with a `WorkerLink` as its
+`context.current_host` and a stand-in of its driver-side record as
+`context.current_node`, so the user verbs take the same path as on the driver.
+Whatever the node asks of its run (`rc.call`, `rc.stream`, `rc.context`) goes
+through the link: queued for the driver, and for a call, awaited until the
+driver answers with `resolve`.
 
 Two steps, so that a node that never talks back costs one plain method call
 (a streaming generator costs about twice as much per round trip):
@@ -18,6 +21,10 @@ Two steps, so that a node that never talks back costs one plain method call
 
 The queue is drained into one batch per return or yield, because each costs a
 round trip. `drop(handle)` cancels a handed-off node the driver gave up on.
+
+Whatever a node raises ends it with `Raised`, `BaseException`s too (`SystemExit`,
+`KeyboardInterrupt`, a user's own): left to asyncio, they would stop the actor's
+loop and leave the driver waiting for an outcome that never comes.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import ray
 from ....context import current_host, current_node
 from ....nodes.base import spec_of
 from ....state.records import NodeRecord
+from ..threads import DaemonPool
 from .messages import (
     FINAL,
     ChildCall,
@@ -126,6 +134,13 @@ class NodeHost:
         self._waiting: dict[int, tuple[asyncio.Future[Any], WorkerLink]] = {}
         self._running: dict[int, tuple[WorkerLink, asyncio.Task[None]]] = {}
         self._node_types: dict[bytes, Any] = {}
+        self._threads: DaemonPool | None = None  # for `def` nodes, started on the first
+
+    def run_in_thread(self, work: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run a `def` node's work on the actor's thread pool, in the caller's context."""
+        if self._threads is None:
+            self._threads = DaemonPool(None)
+        return asyncio.wrap_future(self._threads.submit(contextvars.copy_context().run, work))
 
     def _node_type(self, blob: bytes) -> Any:
         """The node type these bytes hold, unpickled once (a function node's type
@@ -157,7 +172,7 @@ class NodeHost:
         link = WorkerLink(self, {} if variables is None else loads(variables))
         context = contextvars.copy_context()
         context.run(current_host.set, link)
-        work = _invoke(self._node_type, node, args, link, node_id)
+        work = _invoke(self, node, args, link, node_id)
         task = asyncio.get_running_loop().create_task(work, context=context)
         handed_off = False
         try:
@@ -232,7 +247,7 @@ async def _next_batch(link: WorkerLink) -> list[Message]:
 
 
 async def _invoke(
-    node_type: Callable[[bytes], Any],
+    host: NodeHost,
     node_blob: bytes,
     args_blob: bytes,
     link: WorkerLink,
@@ -240,7 +255,7 @@ async def _invoke(
 ) -> None:
     """Run the node; its outcome becomes the last message."""
     try:
-        node = node_type(node_blob)
+        node = host._node_type(node_blob)
         args, kwargs = loads(args_blob)
         spec = spec_of(node)
         work = spec.create(args, kwargs)
@@ -249,7 +264,7 @@ async def _invoke(
         if spec.is_async:
             output = await work
         else:
-            output = await asyncio.to_thread(work)  # keeps the loop free for resolve()
+            output = await host.run_in_thread(work)  # keeps the loop free for resolve()
         try:
             blob = dumps(output)
         except Exception as error:
@@ -258,8 +273,12 @@ async def _invoke(
                 f"driver ({type(error).__name__}: {error}); return plain data"
             ) from None
         link.send(Returned(blob))
-    except Exception as error:
+    except BaseException as error:  # every outcome must reach the driver
+        # sent even when cancelled: nobody may listen (the driver dropped it), but
+        # a node that raised CancelledError of its own accord still ends
         link.send(encode_error(error))
+        if isinstance(error, asyncio.CancelledError):
+            raise
 
 
 RemoteNodeHost: Any = ray.remote(NodeHost)
