@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,8 +84,9 @@ async def acquire(
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address in ("local", ""):
         address = None
+    started = time.monotonic()
     if address is not None and _hold is None:
-        await _probe(address)
+        await _probe(address, connect_timeout)
     with _lock:
         hold = _hold
         if hold is None and ray.is_initialized():
@@ -105,8 +107,9 @@ async def acquire(
             hold = _hold = _Hold(address, options)
         hold.users += 1
     limit = start_timeout if address is None else connect_timeout
+    left = max(0.0, limit - (time.monotonic() - started))  # the probe counts against it
     try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(hold.ready)), limit)
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(hold.ready)), left)
     except BaseException as error:
         _drop(hold)
         if isinstance(error, TimeoutError):
@@ -137,7 +140,7 @@ def _check_same(address: str | None) -> None:
         )
 
 
-async def _probe(address: str) -> None:
+async def _probe(address: str, limit: float) -> None:
     """Fail at once on an address nothing listens on (Ray itself would retry for minutes)."""
     if address.startswith(("ray://", "auto")):
         return
@@ -145,7 +148,9 @@ async def _probe(address: str) -> None:
     if not host or not port.isdigit():
         raise ClusterError(f"the Ray address {address!r} is not of the form 'host:port'")
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2.0)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port)), min(limit, 2.0)
+        )
     except (OSError, TimeoutError) as error:
         raise ClusterError(
             f"cannot reach the Ray cluster at {address!r}: {type(error).__name__}: {error}. "

@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from types import CoroutineType, ModuleType
 from typing import Any
 
-from ....config import ExecutorConfig
-from ....errors import ClusterError, MissingExtraError, RemoteNodeError
+from ....config import MAX_SECONDS, ExecutorConfig
+from ....errors import ClusterError, ConfigError, MissingExtraError, RemoteNodeError
 from ...strategy import Driver, ExecutionStrategy, NodeTask
 from .messages import (
     ChildCall,
@@ -42,7 +42,7 @@ from .messages import (
     Returned,
     Streamed,
 )
-from .pool import Host, Pool, capacity, options_of
+from .pool import Host, Pool, capacity, off_loop, options_of
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -75,19 +75,23 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         init: extra keyword arguments for `ray.init` when rc connects or starts the
             cluster, e.g. ``{"runtime_env": {...}, "num_cpus": 4}``.
         init_options: deprecated spelling of `init`.
-        connect_timeout: seconds to wait for a connection to `address`
-            (default: the class attribute, 15).
+        connect_timeout: seconds to reach `address` and connect to it (default:
+            the class attribute, 15); an address nothing listens on fails at once.
         start_timeout: seconds to wait for a local cluster to start (120).
-        place_timeout: seconds to wait for the cluster to place a new actor (60).
+        placement_timeout: seconds to wait for the cluster to place a new actor
+            (60): a node whose resources exist but stay taken fails after it (one
+            asking for what no node of the cluster has fails at once).
+        place_timeout: deprecated spelling of `placement_timeout`.
 
     Raises:
         MissingExtraError: Ray is not installed.
+        ConfigError: a timeout is not a number of seconds > 0 (the message names it).
     """
 
     name = "distributed"
     connect_timeout = 15.0
     start_timeout = 120.0
-    place_timeout = 60.0
+    placement_timeout = 60.0
 
     def __init__(
         self,
@@ -96,9 +100,26 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         *,
         connect_timeout: float | None = None,
         start_timeout: float | None = None,
-        place_timeout: float | None = None,
+        placement_timeout: float | None = None,
         init_options: Mapping[str, Any] | None = None,
+        place_timeout: float | None = None,
     ) -> None:
+        if place_timeout is not None:
+            warnings.warn(
+                "DistributedExecutionStrategy(place_timeout=...) is deprecated and goes away "
+                "in the next release; write placement_timeout=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            placement_timeout = (
+                placement_timeout if placement_timeout is not None else place_timeout
+            )
+        cls = type(self)
+        self.connect_timeout = _timeout("connect_timeout", connect_timeout, cls.connect_timeout)
+        self.start_timeout = _timeout("start_timeout", start_timeout, cls.start_timeout)
+        self.placement_timeout = _timeout(
+            "placement_timeout", placement_timeout, cls.placement_timeout
+        )
         self._ray = require_ray()
         if init_options is not None:
             warnings.warn(
@@ -110,9 +131,6 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             init = init if init is not None else init_options
         self.address = address
         self.init_options = dict(init or {})
-        self.connect_timeout = connect_timeout or type(self).connect_timeout
-        self.start_timeout = start_timeout or type(self).start_timeout
-        self.place_timeout = place_timeout or type(self).place_timeout
         self._lock = asyncio.Lock()
         self._connected = False
         self._owned = False
@@ -141,14 +159,14 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             pack_node(spec.name, spec.node),
             pack_args(spec.name, spec.node, task.args, kwargs),
         )
-        pool = self._pool_of.get(spec) or self._pool_for(spec)
+        pool = self._pool_of.get(spec) or await self._pool_for(spec)
         host = await pool.acquire(spec.name)
         try:
             return await self._drive(
                 pool, host, task, payload, pack_variables(task.driver.variables)
             )
         finally:
-            host.busy -= 1
+            pool.release(host)
 
     async def _drive(
         self,
@@ -158,7 +176,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         payload: tuple[bytes, bytes],
         variables: bytes | None,
     ) -> Any:
-        from .wire import decode_error, loads
+        from .wire import loads
 
         exceptions = self._ray.exceptions
         where = f"node {task.spec.name!r} (id {task.id})"
@@ -177,7 +195,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     return loads(message.blob)
                 if isinstance(message, Raised):
                     ended = True
-                    raise decode_error(where, message)
+                    raise _remote_error(pool, host, where, message)
                 if isinstance(message, ChildCall):
                     serve = self._serve(host, driver, message.call_id, message.blob)
                     child = asyncio.create_task(serve)
@@ -271,7 +289,9 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     f"the output of node {getattr(node, '__name__', node)!r} cannot be "
                     f"pickled to send it to the Ray worker that called it: {error}"
                 ) from None
-        except Exception as error:
+        except asyncio.CancelledError:
+            raise  # the remote node is gone or cancelled: nobody waits for this answer
+        except BaseException as error:  # every outcome must reach the waiting node
             raised = encode_error(error)
             name = raised.type_name
             reply = raised.blob or dumps(
@@ -306,15 +326,22 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 raise
             self._connected = True
 
-    def _pool_for(self, spec: Any) -> Pool:
+    async def _pool_for(self, spec: Any) -> Pool:
         options = options_of(spec)
         key = repr(sorted(options.items()))
         pool = self._pools.get(key)
         if pool is None:
-            cap = capacity(self._ray, spec.name, options)
-            pool = self._pools[key] = Pool(self._ray, options, cap, self.place_timeout)
+            cap = await off_loop(capacity, self._ray, spec.name, options)  # asks the cluster
+            pool = self._pools.get(key)  # another node of this shape may have made it meanwhile
+            if pool is None:
+                pool = self._pools[key] = Pool(self._ray, options, cap, self.placement_timeout)
         self._pool_of[spec] = pool
         return pool
+
+    @property
+    def place_timeout(self) -> float:
+        """Deprecated name of `placement_timeout`."""
+        return self.placement_timeout
 
     # --- closing -------------------------------------------------------------
 
@@ -328,3 +355,44 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         if self._connected:
             self._connected = False
             cluster.release(self._owned)
+
+
+def _timeout(name: str, value: Any, default: float) -> float:
+    """A timeout option: None for the default, else a number of seconds > 0."""
+    if value is None:
+        return default
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_SECONDS
+    ):
+        raise ConfigError(
+            f"DistributedExecutionStrategy({name}=...) must be a number of seconds > 0 "
+            f"and <= {MAX_SECONDS:g}, not {value!r}"
+        )
+    return float(value)
+
+
+def _remote_error(pool: Pool, host: Host, where: str, raised: Raised) -> BaseException:
+    """The exception to raise for a node's `Raised`: its own, except for SystemExit and
+    KeyboardInterrupt, which become a `RemoteNodeError` and retire the node's worker.
+
+    Re-raised here, either would stop the driver's program for what was the worker
+    asking its own process to stop; and rc does not trust an actor whose node asked
+    that, so it leaves the pool (killed once its other nodes end; the next node
+    gets a new one)."""
+    from .wire import decode_error
+
+    error = decode_error(where, raised)
+    if not isinstance(error, SystemExit | KeyboardInterrupt):
+        return error
+    pool.retire(host)
+    failure = RemoteNodeError(
+        f"{where} raised {type(error).__name__}({', '.join(map(repr, error.args))}) on its "
+        f"Ray worker: the node failed, and its worker left the pool (the next distributed "
+        f"node gets a new one). To fail a node, raise an Exception instead",
+        remote_type=raised.type_name,
+        remote_traceback=raised.traceback,
+    )
+    failure.__cause__ = error.__cause__  # the remote traceback
+    return failure

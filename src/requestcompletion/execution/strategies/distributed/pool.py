@@ -4,20 +4,22 @@ A node's shape is its ``execution_options["distributed"]`` (`num_cpus`,
 `num_gpus`, `memory`, `resources`). A pool grows up to as many actors as the
 cluster could place (`capacity`) and gives each node the least busy one. A
 shape that no node of the cluster has fails at once; one that exists but stays
-taken fails after `place_timeout`.
+taken fails after `place_timeout`. The cluster's blocking calls (its resources,
+creating an actor) run on a thread (`off_loop`), never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
 from ....errors import ClusterError, NodeCreationError
 
-__all__ = ["Host", "Pool", "capacity", "options_of"]
+__all__ = ["Host", "Pool", "capacity", "off_loop", "options_of"]
 
 OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources")
 _RESOURCE_OF = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
@@ -54,14 +56,25 @@ def needs_of(options: Mapping[str, Any]) -> dict[str, float]:
 
 
 class Host:
-    """One NodeHost actor and how many nodes it runs now."""
+    """One NodeHost actor, how many nodes it runs now, and whether it may take more.
 
-    __slots__ = ("actor", "busy", "ready")
+    `ready` ends once the actor is created (off the loop: the first creation of
+    the class is a blocking call to the cluster) and placed (it answers `ping`).
+    """
 
-    def __init__(self, actor: Any, ready: asyncio.Future[Any]) -> None:
-        self.actor = actor
-        self.ready = ready
+    __slots__ = ("actor", "busy", "ready", "retired")
+
+    def __init__(self, factory: Any) -> None:
+        self.actor: Any = None
         self.busy = 0
+        self.retired = False  # out of the pool: killed once its last node ends
+        self.ready: asyncio.Task[None] = asyncio.ensure_future(self._start(factory))
+
+    async def _start(self, factory: Any) -> None:
+        # cancelled while the thread creates it, the actor's handle is dropped
+        # unseen, and Ray ends an actor no handle refers to
+        self.actor = await off_loop(factory.remote)
+        await asyncio.wrap_future(self.actor.ping.remote().future())
 
 
 class Pool:
@@ -78,10 +91,14 @@ class Pool:
         self._factory = RemoteNodeHost.options(**options) if options else RemoteNodeHost
 
     async def acquire(self, name: str) -> Host:
+        """The least busy actor, a new one while the pool may grow; counted busy.
+
+        Raises:
+            ClusterError: no actor could be placed within `place_timeout`.
+        """
         host = min(self.hosts, key=_busy, default=None)
         if host is None or (host.busy and len(self.hosts) < self.cap):
-            actor = self._factory.remote()
-            host = Host(actor, asyncio.wrap_future(actor.ping.remote().future()))
+            host = Host(self._factory)
             self.hosts.append(host)
         host.busy += 1
         if host.ready.done() and host.ready.exception() is None:
@@ -89,13 +106,14 @@ class Pool:
         try:
             await asyncio.wait_for(asyncio.shield(host.ready), self.place_timeout)
         except BaseException as error:
-            host.busy -= 1
+            self.release(host)
             self.discard(host)
             if isinstance(error, TimeoutError):
                 raise ClusterError(
                     f"the Ray cluster did not place a worker for node {name!r} "
-                    f"(options {self.options!r}) within {self.place_timeout}s: "
-                    f"the resources exist but stay taken; free them or add nodes"
+                    f"(options {self.options!r}) within {self.place_timeout}s: the "
+                    f"resources exist on a node but stay taken; free them, add nodes, "
+                    f"or raise DistributedExecutionStrategy(placement_timeout=)"
                 ) from None
             if isinstance(error, Exception):
                 raise ClusterError(
@@ -105,7 +123,23 @@ class Pool:
             raise
         return host
 
+    def release(self, host: Host) -> None:
+        """A node `acquire` gave `host` ended; a retired host is killed once idle."""
+        host.busy -= 1
+        if host.retired and not host.busy:
+            self._kill(host)
+
+    def retire(self, host: Host) -> None:
+        """Take `host` out of the pool (the next node gets a new actor); the nodes it
+        still runs finish first."""
+        if host in self.hosts:
+            self.hosts.remove(host)
+            host.retired = True
+            if not host.busy:
+                self._kill(host)
+
     def discard(self, host: Host) -> None:
+        """Take `host` out of the pool and kill it now (it is dead or unplaceable)."""
         if host in self.hosts:
             self.hosts.remove(host)
             self._kill(host)
@@ -115,6 +149,8 @@ class Pool:
             host.ready.cancel()
         elif not host.ready.cancelled():
             host.ready.exception()  # retrieved: no "never retrieved" noise
+        if host.actor is None:
+            return
         try:
             self.ray.kill(host.actor)
         except Exception:  # already gone, or the cluster is
@@ -128,6 +164,31 @@ class Pool:
 
 def _busy(host: Host) -> int:
     return host.busy
+
+
+def off_loop(query: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """`query(*args)` on a thread of its own: a blocking call to the cluster (its state,
+    an actor's creation) must not stop the event loop. A fresh thread that ends with the
+    call, not an executor's, so nothing outlives the runner; these calls are rare."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(outcome: Callable[[Any], None], value: Any) -> None:
+        if not future.done():  # not cancelled meanwhile
+            outcome(value)
+
+    def run() -> None:
+        try:
+            outcome, value = future.set_result, query(*args)
+        except BaseException as error:  # whatever it is, the awaiting task gets it
+            outcome, value = future.set_exception, error
+        try:
+            loop.call_soon_threadsafe(settle, outcome, value)
+        except RuntimeError:  # the loop closed meanwhile: nobody waits
+            pass
+
+    threading.Thread(target=run, name="rc-ray-query", daemon=True).start()
+    return future
 
 
 def capacity(ray: ModuleType, name: str, options: Mapping[str, Any]) -> int:
