@@ -6,6 +6,10 @@ timeout instead of hanging the suite.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -205,6 +209,34 @@ def test_cluster_queries_and_actor_creation_leave_the_loop_ticking(
         ("ray.cluster_resources", True),
         ("actor creation", True),
     ]
+
+
+def test_connecting_leaves_the_loop_ticking(ray_cluster: Any) -> None:
+    """`ray.init` in a fresh driver (this one is connected already), watched alike."""
+    code = f"""
+        import ray
+        import test_ray_faults as t
+        from ray_fault_nodes import REMOTE_LEAF
+        from workflows import quiet
+        from requestcompletion.execution import DistributedExecutionStrategy
+
+        heart = t.Heartbeat()
+        ray.init = heart.watched("ray.init", ray.init)
+        strategy = DistributedExecutionStrategy(address={ray_cluster.address!r})
+        with quiet(timeout=90, execution_modes={{"distributed": strategy}}) as runner:
+            print(runner.run_sync(heart.run, REMOTE_LEAF, 5).answer, heart.checked)
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.stdout.strip().endswith("10 [('ray.init', True)]"), done.stderr[-3000:]
 
 
 # --- item 5: connect and placement timeouts ------------------------------------------
