@@ -15,9 +15,10 @@ is raised here with its own type and the worker's traceback as its cause, or as
 a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
 Actors are pooled per resource shape (`pool.py`). A worker that dies fails its
-node with a `RemoteNodeError` and its actor is replaced. Closing the runner
-kills its actors, and, when rc started the local cluster (or connected to an
-address), lets go of it (`cluster.py`).
+node with a `RemoteNodeError` and its actor is replaced; so does a node raising
+`SystemExit` or `KeyboardInterrupt` (its actor is killed once its other nodes
+end). Closing the runner kills its actors, and, when rc started the local cluster
+(or connected to an address), lets go of it (`cluster.py`).
 """
 
 from __future__ import annotations
