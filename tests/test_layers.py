@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("context", ("context",)),
     ("nodes", ("nodes", "nodes.base", "nodes.function")),
     ("execution", ("execution", "observability")),
-    ("runner", ("runner",)),
+    ("runner", ("runner", "_opening")),
     ("interaction", ("interaction", "human")),
     (
         "agents, CLI, viewer",
@@ -55,6 +55,7 @@ TOP = len(LAYERS) - 1
 # except the strategy modules' lazy imports of what needs Ray (an optional extra).
 CORE = [
     "runner.py",
+    "_opening.py",
     "interaction.py",
     "context.py",
     "config.py",

@@ -5,9 +5,9 @@ makes the runner current for the code inside its block. Each top-level request
 runs in a task the runner owns, under the runner's `timeout`. Closing cancels
 whatever is still running, waits for it, drains the subscribers, shuts the
 strategies down, saves the run and removes the logging handlers it added: after
-`__exit__`, nothing the runner started is left. With `save_state` the run is also
-journaled while it goes (`state.journal`), and SIGTERM in the main thread is
-handled like Ctrl-C (`_signals`).
+`__exit__`, nothing the runner started is left. What opening reaches outside the
+runner's own objects (log handlers, the journal, the SIGTERM hold, the hooks of
+extras) is set up and given back by `_opening.RunSetup`.
 """
 
 from __future__ import annotations
@@ -16,29 +16,24 @@ import asyncio
 import contextvars
 import inspect
 import os
-import resource
 import threading
 import time
-import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextvars import Token
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _signals
+from ._opening import RunSetup
 from .config import ExecutorConfig, resolve_config
-from .context import Host, current_host, current_node, current_runner, loop_running
-from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
+from .context import Host, current_host, current_runner, loop_running
+from .errors import ContextError, GlobalTimeOutError, RunnerCreationError
 from .execution.control import RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
-from .observability.logging import RunLogging
-from .pubsub.events import Event, RunFinished, Streamed
-from .pubsub.publisher import RCPublisher, _is_async
+from .pubsub.events import Event, RunFinished
+from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
-from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord
 from .state.replay import Replay, load_saved
 from .state.state import RCState
@@ -87,22 +82,18 @@ class Runner:
         self.config = resolve_config(executor_config, overrides)
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping of names to values, not {context!r}")
-        self.run_id: str = self.config.run_identifier or str(uuid.uuid4())
+        self.run_id: str = self.config.run_identifier or _uuid4_text()
         self.publisher = RCPublisher(self.run_id)
         self.state = RCState(self.run_id, self.publisher)
-        self.variables: dict[str, Any] = dict(context or {})
-        self.control = RunControl(self.run_id, self.publisher, self.state, self.variables)
+        self.control = RunControl(self.run_id, self.publisher, self.state, dict(context or {}))
         self.coordinator = Coordinator(self.control, self.state, self.config, execution_modes)
-        self.saved_to: Path | None = None
+        self._run: dict[str, Any] = {}
+        self._setup = RunSetup(self.config, self.control, self.coordinator, self._run)
         self._loop_runner: asyncio.Runner | None = None
         self._sync = threading.Lock()  # held while run_sync runs the run's loop
         self._token: Token[Runner | None] | None = None
         self._host_token: Token[Host | None] | None = None
-        self._logging: RunLogging | None = None
         self._opened = self._closed = False
-        self._run: dict[str, Any] = {}
-        self._cpu0 = 0.0
-        self._sigterm = False
         self._closers: list[Callable[[], Awaitable[Any] | None]] = []
 
     # --- opening -----------------------------------------------------------------
@@ -131,59 +122,27 @@ class Runner:
         self._opened = True
         self._token = current_runner.set(self)
         self._host_token = current_host.set(self.coordinator)
-        self._cpu0 = time.process_time()
         try:
-            self._wire()
-        except BaseException as error:
+            self._setup.open(self, open_hooks)
+        except BaseException:
             # whatever failed, the runner that could not open is not current, and
             # nothing it started (handlers, journal, SIGTERM hold) stays behind
             self._closed = True
-            self._undo_open()
-            if isinstance(error, OSError) and self._logging is None:
-                raise ConfigError(
-                    f"log_file {os.fspath(self.config.log_file or '')!r} cannot be opened: "
-                    f"{error}; give a writable file path, or log_file=None"
-                ) from error
+            try:
+                self._setup.undo()
+            finally:
+                self._forget()
             raise
 
-    def _wire(self) -> None:
-        self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
-        subscriber = self.config.subscriber
-        if subscriber is not None:
-            self.publisher.subscribe(
-                _items_to(subscriber),
-                filter=lambda event: isinstance(event, Streamed),
-                name="ExecutorConfig.subscriber",
-            )
-        if self.config.save_state:
-            self._open_journal()
-        self._sigterm = _signals.hold_sigterm()
-        for hook in open_hooks:
-            hook(self)
-        self.publisher.start(self.state.t0)
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The run's `rc.context` variables (journaled while the run keeps a journal)."""
+        return self.control.variables
 
-    def _undo_open(self) -> None:
-        try:
-            if self._sigterm:
-                self._sigterm = False
-                _signals.release_sigterm()
-            if self._logging is not None:
-                self._logging.detach()
-            journal = self.state.journal
-            if journal is not None:
-                journal.close({"outcome": "failed"})
-                journal.remove()
-            self.publisher.close()
-        finally:
-            self._forget()
-
-    def _open_journal(self) -> None:
-        state, config = self.state, self.config
-        summary = self._config_summary()
-        state.journal = Journal.start(Path(config.state_dir), state, summary, config.journal_fsync)
-        if state.journal is not None:
-            self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
-            self.control.variables = self.variables  # what nodes read and write, journaled
+    @property
+    def saved_to(self) -> Path | None:
+        """Where the run was saved when it closed (None before, or without `save_state`)."""
+        return self._setup.saved_to
 
     @property
     def fatal(self) -> BaseException | None:
@@ -278,16 +237,19 @@ class Runner:
         control.bind(asyncio.get_running_loop())
         record = self.coordinator.register(node, args, kwargs or None, None)
         task = asyncio.create_task(self._top_level(record))
-        control.own(task)
+        requests = control.requests
+        requests.add(task)  # while it runs, ending the run cancels it
         journal = self.state.journal
-        if journal is None:
-            return record, await task
         try:
             output = await task
         except BaseException:
-            journal.flush()
+            if journal is not None:
+                journal.flush()
             raise
-        await journal.barrier()  # what a request did is with the OS before it returns
+        finally:
+            requests.discard(task)  # here, not in a done-callback: one loop callback less
+        if journal is not None:
+            await journal.barrier()  # what a request did is with the OS before it returns
         return record, output
 
     def _check_open(self) -> None:
@@ -297,8 +259,11 @@ class Runner:
             )
 
     async def _top_level(self, record: NodeRecord) -> Any:
-        scope = asyncio.timeout(self.config.timeout)
+        seconds = self.config.timeout
+        scope = None if seconds is None else asyncio.timeout(seconds)
         try:
+            if scope is None:  # no limit: no timeout scope to enter and leave
+                return await self.coordinator.submit(record)
             async with scope:
                 return await self.coordinator.submit(record)
         except BaseException as error:
@@ -307,7 +272,7 @@ class Runner:
             fatal = self.control.fatal
             if fatal is not None and error is not fatal:
                 raise fatal from None
-            if isinstance(error, TimeoutError) and scope.expired():
+            if scope is not None and isinstance(error, TimeoutError) and scope.expired():
                 self.control.timed_out = True
                 raise GlobalTimeOutError(
                     f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
@@ -410,10 +375,11 @@ class Runner:
     async def _close_async(self, exc: BaseException | None) -> None:
         if self.state.running:
             await self.control.reap()
-        await self._run_closers()
+        if self._closers:
+            await self._run_closers()
         self._finish(exc)
         await self.publisher.aclose()
-        self._release()
+        self._setup.release()
 
     def _close_sync(self, exc: BaseException | None) -> None:
         for record in self.state.running_records():  # cannot wait for them without the loop
@@ -427,66 +393,15 @@ class Runner:
                 result.close()  # nothing here can wait for it
         self._finish(exc)
         self.publisher.close()
-        self._release()
+        self._setup.release()
 
     def _finish(self, exc: BaseException | None) -> None:
         self._closed = True
-        outcome = self.control.outcome(exc)
-        state = self.state
-        self._run.update(
-            outcome=outcome,
-            ended_at=state.wall0 + (time.perf_counter() - state.t0),
-            config=self._config_summary(),
-            resources={
-                "wall_time_s": time.perf_counter() - state.t0,
-                "cpu_time_s": time.process_time() - self._cpu0,
-                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            },
-        )
+        outcome = self._setup.finish(exc)
         if self.publisher.active:
             self.publisher.publish(
                 RunFinished(self.run_id, None, None, None, time.perf_counter(), outcome)
             )
-
-    def _release(self) -> None:
-        try:
-            self.coordinator.shutdown()
-            if self.config.save_state:
-                self._save()
-        finally:
-            if self._sigterm:
-                self._sigterm = False
-                _signals.release_sigterm()
-            if self._logging is not None:
-                self._logging.detach()
-            self.variables.clear()
-
-    def _save(self) -> None:
-        journal = self.state.journal
-        if journal is not None:
-            run = self._run
-            journal.close({k: run.get(k) for k in ("outcome", "ended_at", "resources")})
-        target = Path(self.config.state_dir) / f"{self.run_id}.json"
-        try:
-            # overwrite=False: a second runner with this run_identifier gets {id}.2.json
-            self.saved_to = self.info.save(target, overwrite=False)
-            if journal is not None:
-                journal.remove()  # only once the JSON is there: until then it is the run
-        except Exception as error:  # saving must never turn a run's end into a crash
-            kept = "" if journal is None else f" (its journal {os.fspath(journal.path)!r} is kept)"
-            warnings.warn(
-                f"could not save run {self.run_id!r} to {os.fspath(target)!r}: {error}. "
-                f"The run's result is unaffected{kept}; set state_dir to a writable folder "
-                f"or save_state=False",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-
-    def _config_summary(self) -> dict[str, Any]:
-        summary = self.config.summary()
-        summary["run_identifier"] = self.run_id
-        summary["execution_modes"] = list(self.coordinator.modes)
-        return summary
 
     @classmethod
     def from_state(
@@ -548,25 +463,13 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
         return False, exc
 
 
-def _node_writing() -> int | None:
-    """The id of the node running here (for the journal's context writes)."""
-    record = current_node.get()
-    return None if record is None else record.id
-
-
-def _items_to(subscriber: Any) -> Any:
-    """Adapt the config's `subscriber` (which gets stream items) to an event callback."""
-    if _is_async(subscriber):
-
-        async def deliver_async(event: Any) -> None:
-            await subscriber(event.item)
-
-        return deliver_async
-
-    def deliver(event: Any) -> None:
-        subscriber(event.item)
-
-    return deliver
+def _uuid4_text() -> str:
+    """`str(uuid.uuid4())` without building a `UUID` object (about half the cost): a run id."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 async def request(runner: Runner, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -23,6 +23,8 @@ from ..state.state import RCState
 
 __all__ = ["RunControl"]
 
+_STOPPED = (asyncio.CancelledError, KeyboardInterrupt)  # a run stopped from outside
+
 
 class RunControl:
     """The run's fatal error, its owned request tasks, cancellation and its loop.
@@ -44,7 +46,8 @@ class RunControl:
         self.fatal: BaseException | None = None  # the error that ended the run, if any
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None
-        self.requests: set[asyncio.Task[Any]] = set()  # the top-level request tasks
+        # the top-level request tasks while they run (their runner adds and removes them)
+        self.requests: set[asyncio.Task[Any]] = set()
         self.timed_out = False  # a top-level request ran past the runner's timeout
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -53,11 +56,6 @@ class RunControl:
             self.loop = loop
             self.loop_thread = threading.get_ident()
             self.publisher.bind(loop)
-
-    def own(self, task: asyncio.Task[Any]) -> None:
-        """Hold a top-level request task until it ends (ending the run cancels it)."""
-        self.requests.add(task)
-        task.add_done_callback(self.requests.discard)
 
     def end_run(self, error: BaseException) -> None:
         """End the whole run because of `error`: cancel every top-level request."""
@@ -81,17 +79,17 @@ class RunControl:
         """How the run ended, for its saved file: `exc` is what left the runner's block."""
         if self.timed_out or isinstance(exc, GlobalTimeOutError):
             return "timeout"
-        if any(q.get("status") == "open" for q in self.state.questions()):
+        state = self.state
+        if state.extras and any(q.get("status") == "open" for q in state.questions()):
             return "waiting"  # rc.ask: a question is left for a human to answer
-        if self.fatal is not None or (
-            exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        ):
+        stopped = isinstance(exc, _STOPPED)
+        if self.fatal is not None or (exc is not None and not stopped):
             return "failed"
-        records = self.state.records
-        statuses = {records[i].status for i in self.state.roots}
+        records = state.records
+        statuses = {records[i].status for i in state.roots}
         if "failed" in statuses:
             return "failed"
-        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        if "cancelled" in statuses or stopped:
             return "cancelled"
         return "succeeded"
 

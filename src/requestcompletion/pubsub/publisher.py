@@ -214,6 +214,8 @@ class RCPublisher:
         """Flush, then wait until every subscriber has handled everything (bounded)."""
         self.flush()
         subscriptions = self._stop_all()
+        if not subscriptions:
+            return
         # Most are done within a moment: only the others are awaited (a future and
         # a timer each, which a short run would feel).
         wait_all(_sync_ones(subscriptions), _SETTLE_SECONDS)
