@@ -287,10 +287,15 @@ class ExecutorConfig:
     def summary(self) -> dict[str, Any]:
         """The fields as a saved run shows them: JSON values; `ray_init` left out
         (its runtime_env may hold secrets)."""
-        return {
-            name: getattr(self, name) if saved is _as_is else saved(getattr(self, name))
-            for name, saved in _SAVED
-        }
+        # The defaults' summary is made once; only the few given fields are converted
+        # (every runner's close writes one: all 19 fields each time were 1.2 us).
+        summary = dict(_DEFAULT_SUMMARY)
+        for name in self.given:
+            saved = _SAVED.get(name)
+            if saved is not None:
+                value = getattr(self, name)
+                summary[name] = value if saved is _as_is else saved(value)
+        return summary
 
     def replace(self, **changes: Any) -> ExecutorConfig:
         """A copy with some fields changed (the given fields are kept).
@@ -306,7 +311,8 @@ _FIELDS: Final = tuple(f for f in fields(ExecutorConfig) if f.init)
 DEFAULTS: Final[Mapping[str, Any]] = {f.name: f.metadata["default"] for f in _FIELDS}
 # The same, read out of the metadata once: a runner is opened per request in some apps.
 _CHECKS: Final = tuple((f.name, f.metadata["default"], f.metadata["check"]) for f in _FIELDS)
-_SAVED: Final = tuple((f.name, f.metadata["saved"]) for f in _FIELDS if f.metadata["saved"])
+_SAVED: Final = {f.name: f.metadata["saved"] for f in _FIELDS if f.metadata["saved"]}
+_DEFAULT_SUMMARY: Final = {name: saved(DEFAULTS[name]) for name, saved in _SAVED.items()}
 _INSTEAD: Final = {f.name: f.metadata["instead"] for f in _FIELDS if f.metadata["instead"]}
 
 
