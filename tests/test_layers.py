@@ -22,7 +22,7 @@ PACKAGE = Path(rc.__file__).resolve().parent
 
 # Bottom to top. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "config", "budgets", "_frozen", "_text", "_signals")),
+    ("base", ("errors", "config", "_config_checks", "budgets", "_frozen", "_text", "_signals")),
     ("pubsub", ("pubsub",)),
     ("state", ("state",)),
     ("context", ("context",)),
@@ -59,6 +59,7 @@ CORE = [
     "interaction.py",
     "context.py",
     "config.py",
+    "_config_checks.py",
     "execution/control.py",
     "execution/coordinator.py",
     "execution/strategy.py",
