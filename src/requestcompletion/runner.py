@@ -2,36 +2,32 @@
 
 Opening a runner wires a config, a publisher, a state and a coordinator, and
 makes the runner current for the code inside its block. Each top-level request
-runs in a task the runner owns, under the runner's `timeout`. Closing cancels
-whatever is still running, waits for it, drains the subscribers, shuts the
-strategies down, saves the run and removes the logging handlers it added: after
-`__exit__`, nothing the runner started is left. What opening reaches outside the
-runner's own objects (log handlers, the journal, the SIGTERM hold, the hooks of
-extras) is set up and given back by `_opening.RunSetup`.
+runs in a task the runner owns, under the runner's `timeout` (`RunControl.request`).
+Closing cancels whatever is still running, waits for it, drains the subscribers,
+shuts the strategies down, saves the run and removes what opening added: after
+`__exit__`, nothing the runner started is left (`_opening.RunSetup` does both).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import os
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextvars import Token
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._opening import RunSetup
+from ._opening import RunSetup, new_run_id
 from .config import ExecutorConfig, resolve_config
 from .context import Host, current_host, current_runner, loop_running
-from .errors import ContextError, GlobalTimeOutError, RunnerCreationError
+from .errors import ContextError, RunnerCreationError
 from .execution.control import RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
-from .pubsub.events import Event, RunFinished
+from .pubsub.events import Event
 from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
 from .state.records import NodeRecord
@@ -82,7 +78,7 @@ class Runner:
         self.config = resolve_config(executor_config, overrides)
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping of names to values, not {context!r}")
-        self.run_id: str = self.config.run_identifier or _uuid4_text()
+        self.run_id: str = self.config.run_identifier or new_run_id()
         self.publisher = RCPublisher(self.run_id)
         self.state = RCState(self.run_id, self.publisher)
         self.control = RunControl(self.run_id, self.publisher, self.state, dict(context or {}))
@@ -93,8 +89,7 @@ class Runner:
         self._sync = threading.Lock()  # held while run_sync runs the run's loop
         self._token: Token[Runner | None] | None = None
         self._host_token: Token[Host | None] | None = None
-        self._opened = self._closed = False
-        self._closers: list[Callable[[], Awaitable[Any] | None]] = []
+        self._opened = False
 
     # --- opening -----------------------------------------------------------------
 
@@ -113,7 +108,7 @@ class Runner:
                 f"runner {self.run_id!r} was already opened; make a new Runner for a new run"
             )
         other = current_runner.get()
-        if other is not None and not other._closed:
+        if other is not None and not other._setup.closed:
             raise RunnerCreationError(
                 f"a runner ({other.run_id!r}) is already active here; runners do not nest. "
                 f"Use rc.call inside the active runner, or open the new one in another "
@@ -127,7 +122,7 @@ class Runner:
         except BaseException:
             # whatever failed, the runner that could not open is not current, and
             # nothing it started (handlers, journal, SIGTERM hold) stays behind
-            self._closed = True
+            self._setup.closed = True
             try:
                 self._setup.undo()
             finally:
@@ -169,7 +164,7 @@ class Runner:
         Raises:
             ContextError: the runner is closed (its events are over).
         """
-        if self._closed:
+        if self._setup.closed:
             raise ContextError(
                 f"runner {self.run_id!r} is closed, so it has no more events; call "
                 f"runner.events() before or while it runs, and read runner.info afterwards"
@@ -236,7 +231,9 @@ class Runner:
             raise control.fatal
         control.bind(asyncio.get_running_loop())
         record = self.coordinator.register(node, args, kwargs or None, None)
-        task = asyncio.create_task(self._top_level(record))
+        task = asyncio.create_task(
+            control.request(record, self.coordinator.submit, self.config.timeout)
+        )
         requests = control.requests
         requests.add(task)  # while it runs, ending the run cancels it
         journal = self.state.journal
@@ -253,49 +250,10 @@ class Runner:
         return record, output
 
     def _check_open(self) -> None:
-        if not self._opened or self._closed:
+        if not self._opened or self._setup.closed:
             raise ContextError(
                 f"runner {self.run_id!r} is not open; use it inside `with rc.Runner() as runner:`"
             )
-
-    async def _top_level(self, record: NodeRecord) -> Any:
-        seconds = self.config.timeout
-        scope = None if seconds is None else asyncio.timeout(seconds)
-        try:
-            if scope is None:  # no limit: no timeout scope to enter and leave
-                return await self.coordinator.submit(record)
-            async with scope:
-                return await self.coordinator.submit(record)
-        except BaseException as error:
-            if self.state.running:
-                await self._reap(record)
-            fatal = self.control.fatal
-            if fatal is not None and error is not fatal:
-                raise fatal from None
-            if scope is not None and isinstance(error, TimeoutError) and scope.expired():
-                self.control.timed_out = True
-                raise GlobalTimeOutError(
-                    f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
-                    f"timeout of {self.config.timeout}s; everything under it was cancelled. "
-                    f"Raise ExecutorConfig.timeout, or set it to None for no limit"
-                ) from None
-            raise
-
-    async def _reap(self, record: NodeRecord) -> None:
-        """Stop what is still running under `record`, even if the run's end cancelled us.
-
-        A node of this very task that ends the run (end_on_error, FatalError)
-        cancels this task too; that cancellation is still pending while the error
-        unwinds, and would land on the first await here: the user would get a
-        bare CancelledError instead of the run's error, and the children would
-        not be waited for. So it is taken once, and the reaping finished.
-        """
-        try:
-            await self.control.reap(record)
-        except asyncio.CancelledError:
-            if self.control.fatal is None:
-                raise  # a cancellation from outside the run: honour it
-            await self.control.reap(record)
 
     def cancel(self, node_id: int) -> bool:
         """Cancel a running node and everything under it; its caller gets NodeCancelledError.
@@ -323,14 +281,7 @@ class Runner:
         An awaitable it returns is awaited when the runner closes on its loop; a
         runner closed with no loop to wait on only makes the call.
         """
-        self._closers.append(callback)
-
-    async def _run_closers(self) -> None:
-        closers, self._closers = self._closers, []
-        for callback in closers:
-            result = callback()
-            if result is not None:
-                await result
+        self._setup.closers.append(callback)
 
     def __exit__(
         self,
@@ -344,12 +295,12 @@ class Runner:
                     # Not Runner.run: its SIGINT handler's install and removal (an enum
                     # conversion that formats the task's repr) cost 20-30 us, a fifth
                     # of a short run_sync, for a close that is over in microseconds.
-                    self._loop_runner.get_loop().run_until_complete(self._close_async(exc))
+                    self._loop_runner.get_loop().run_until_complete(self._setup.close_async(exc))
                 finally:
                     self._loop_runner.close()
                     self._loop_runner = None
             else:
-                self._close_sync(exc)  # nothing ran on a loop of ours (or we are inside one)
+                self._setup.close_sync(exc)  # nothing ran on a loop of ours (or we are in one)
         finally:
             self._forget()
 
@@ -360,7 +311,7 @@ class Runner:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._close_async(exc)
+            await self._setup.close_async(exc)
         finally:
             self._forget()
 
@@ -374,37 +325,6 @@ class Runner:
                 current_host.set(None)
                 current_runner.set(None)
             self._token = self._host_token = None
-
-    async def _close_async(self, exc: BaseException | None) -> None:
-        if self.state.running:
-            await self.control.reap()
-        if self._closers:
-            await self._run_closers()
-        self._finish(exc)
-        await self.publisher.aclose()
-        self._setup.release()
-
-    def _close_sync(self, exc: BaseException | None) -> None:
-        for record in self.state.running_records():  # cannot wait for them without the loop
-            if record.task is not None:
-                record.task.cancel()
-            self.state.cancel(record, "the runner closed")
-        closers, self._closers = self._closers, []
-        for callback in closers:
-            result = callback()
-            if inspect.iscoroutine(result):
-                result.close()  # nothing here can wait for it
-        self._finish(exc)
-        self.publisher.close()
-        self._setup.release()
-
-    def _finish(self, exc: BaseException | None) -> None:
-        self._closed = True
-        outcome = self._setup.finish(exc)
-        if self.publisher.active:
-            self.publisher.publish(
-                RunFinished(self.run_id, None, None, None, time.perf_counter(), outcome)
-            )
 
     @classmethod
     def from_state(
@@ -448,7 +368,7 @@ class Runner:
         return runner
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open" if self._opened else "new"
+        state = "closed" if self._setup.closed else "open" if self._opened else "new"
         return f"<Runner {self.run_id!r} {state}, {len(self.state.records)} nodes>"
 
 
@@ -464,15 +384,6 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
         return True, await coro
     except Exception as exc:
         return False, exc
-
-
-def _uuid4_text() -> str:
-    """`str(uuid.uuid4())` without building a `UUID` object (about half the cost): a run id."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 async def request(runner: Runner, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import GlobalTimeOutError
@@ -92,6 +93,60 @@ class RunControl:
         if "cancelled" in statuses or stopped:
             return "cancelled"
         return "succeeded"
+
+    async def request(
+        self,
+        record: NodeRecord,
+        submit: Callable[[NodeRecord], Awaitable[Any]],
+        seconds: float | None,
+    ) -> Any:
+        """Run a registered top-level request (in a task of its own) within `seconds`.
+
+        Args:
+            record: the request's registered call.
+            submit: what runs it (`Coordinator.submit`).
+            seconds: the runner's timeout; None for no limit.
+
+        Raises:
+            Whatever the node raised; the run's fatal error if the run ended;
+            GlobalTimeOutError past `seconds` (everything under it cancelled).
+        """
+        scope = None if seconds is None else asyncio.timeout(seconds)
+        try:
+            if scope is None:  # no limit: no timeout scope to enter and leave
+                return await submit(record)
+            async with scope:
+                return await submit(record)
+        except BaseException as error:
+            if self.state.running:
+                await self._reap_after(record)
+            fatal = self.fatal
+            if fatal is not None and error is not fatal:
+                raise fatal from None
+            if scope is not None and isinstance(error, TimeoutError) and scope.expired():
+                self.timed_out = True
+                raise GlobalTimeOutError(
+                    f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
+                    f"timeout of {seconds}s; everything under it was cancelled. "
+                    f"Raise ExecutorConfig.timeout, or set it to None for no limit"
+                ) from None
+            raise
+
+    async def _reap_after(self, record: NodeRecord) -> None:
+        """Stop what is still running under `record`, even if the run's end cancelled us.
+
+        A node of this very task that ends the run (end_on_error, FatalError)
+        cancels this task too; that cancellation is still pending while the error
+        unwinds, and would land on the first await here: the user would get a
+        bare CancelledError instead of the run's error, and the children would
+        not be waited for. So it is taken once, and the reaping finished.
+        """
+        try:
+            await self.reap(record)
+        except asyncio.CancelledError:
+            if self.fatal is None:
+                raise  # a cancellation from outside the run: honour it
+            await self.reap(record)
 
     def cancel(self, record: NodeRecord) -> None:
         """Cancel a running node and everything under it, from any thread."""
