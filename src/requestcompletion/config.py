@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from . import _config_checks as check
-from ._config_checks import LoggingSetting
+from ._config_checks import MAX_COUNT, MAX_SECONDS, LoggingSetting
 from .budgets import Budget
 from .errors import ConfigError
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SECONDS",
     "UNSET",
     "ExecutorConfig",
     "LoggingSetting",
