@@ -447,6 +447,10 @@ def test_the_reused_config_still_checks_what_differs_only_in_type_or_is_mutable(
         assert resolve_config(None, {"ray_init": init}) is not first
 
 
+def _items_seen(item: Any) -> None:
+    pass
+
+
 def test_the_saved_summary_shows_each_given_field_converted_and_the_rest_as_defaults(
     tmp_path: Path,
 ) -> None:
@@ -455,14 +459,14 @@ def test_the_saved_summary_shows_each_given_field_converted_and_the_rest_as_defa
     config = rc.ExecutorConfig(
         timeout=3,
         log_file=tmp_path / "run.log",
-        subscriber=print,
+        subscriber=_items_seen,
         budget=rc.Budget(max_nodes=3),
         save_state=False,
     )
     summary = config.summary()
     assert summary["timeout"] == 3.0
     assert summary["log_file"] == str(tmp_path / "run.log")
-    assert summary["subscriber"] == "print"
+    assert summary["subscriber"] == "_items_seen"
     assert summary["budget"] == {"max_nodes": 3}
     assert summary["save_state"] is False
     assert "ray_init" not in summary
