@@ -476,7 +476,7 @@ def test_loading_any_bytes_as_a_journal_is_a_run_or_a_saved_run_error(data: byte
 
 _scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.text(max_size=3)
 _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
-_rows = st.tuples(st.sampled_from("HTRNSFXICDEMZQ"), st.lists(_values, max_size=11)).map(
+_rows = st.tuples(st.sampled_from("HTRNSFXICDEMZQrsn"), st.lists(_values, max_size=11)).map(
     lambda kind_rest: [kind_rest[0], *kind_rest[1]]
 )
 

@@ -45,13 +45,14 @@ kwargs, end_us, end_steps, outputs]``                  calls ``id``, ``id + 1``,
 A column line stands for the rows it packs, in order: its i-th row takes the
 i-th element of each column. Columns are lists, except where one value serves
 every row: ``parents`` (an int or null), ``types`` (an int) and ``kwargs``
-(null) may be that value, and ``ids`` an int, the first of consecutive ids (a
-parent, a type index and an id are never lists, and kwargs are objects, so the
-two forms cannot be confused). They exist for cost: a run's calls are most of
-its changes, and a column of plain ints is written and parsed much faster than
-the same ints spread over many small arrays. A column line holds at most
-`COLUMN_ROWS` rows, so a torn last line loses little; one row alone keeps its
-plain form.
+(null) may be that value, and ``ids``, ``steps`` and ``end_steps`` an int, the
+first of consecutive ones (ids, parents, type indexes and steps are never lists
+and kwargs are objects, so the two forms cannot be confused). They exist for
+cost: a run's calls are most of its changes, and a column of plain ints is
+written and parsed much faster than the same ints spread over many small arrays.
+A column line holds at most `COLUMN_ROWS` rows, so a torn last line loses
+little; a run of one row, and every row of a batch of fewer than `PLAIN_BATCH`
+changes, keeps its plain form.
 """
 
 from __future__ import annotations
@@ -67,10 +68,14 @@ from typing import Any
 from .persistence import _safe, _tag
 from .records import ErrorInfo, NodeRecord
 
-__all__ = ["COLUMN_ROWS", "JOURNAL_VERSION", "LineEncoder", "RequestDigest"]
+__all__ = ["COLUMN_ROWS", "JOURNAL_VERSION", "PLAIN_BATCH", "LineEncoder", "RequestDigest"]
 
 JOURNAL_VERSION = 2
 COLUMN_ROWS = 256  # rows per column line: small enough that a torn line loses little
+# Batches of fewer changes are written a row per change: columns pay off only in
+# bulk, and a short batch (a quiet run, the end of a short request) then stays
+# readable line by line and a tear loses one change, not the line's many.
+PLAIN_BATCH = 64
 
 _encode = json.JSONEncoder(default=_tag, allow_nan=False, separators=(",", ":")).encode
 # The C encoder made once: `JSONEncoder.encode` builds a new one per call, which is
@@ -141,6 +146,7 @@ class LineEncoder:
         self._records, self._t0 = records, t0
         self._types: dict[tuple[str, str], int] = {}  # (name, key) -> its number here
         self._numbers: dict[Any, int] = {}  # NodeSpec -> the number of its type
+        self._plain = False  # this batch is written a row per change
 
     def lines(self, items: list[Any]) -> list[str]:
         """The lines of a batch, in order. Queued are a `NodeRecord` (registered), an
@@ -159,6 +165,7 @@ class LineEncoder:
             if both:  # their returned items are in their N rows
                 items = [item for item in items if type(item) is not int or item not in both]
         lines: list[str] = []
+        self._plain = len(items) < PLAIN_BATCH
         for kind, group in groupby(items, type):
             if kind is tuple:
                 lines += [_encode_row(self._row(item)) for item in group]
@@ -182,23 +189,26 @@ class LineEncoder:
         one column line (or a plain row, for a run of one)."""
         t0 = self._t0
         if kind == "S":
-            records = [self._records[i] for i in run]
+            everything = self._records
+            records = [everything[i] for i in run]
             ends = [int((r.end - t0) * 1e6) for r in records]
             row: list[Any] = ["s", _first_if_consecutive(run), ends]
-            row += [[r.end_step for r in records], [r.output for r in records]]
+            row.append(_first_if_consecutive([r.end_step for r in records]))
+            row.append([r.output for r in records])
         else:
             records = run
             row = ["r" if kind == "R" else "n", records[0].id, *self._starts(records, lines)]
             if kind == "N":
                 row.append([int((r.end - t0) * 1e6) for r in records])
-                row += [[r.end_step for r in records], [r.output for r in records]]
-        if len(run) == 1:
-            lines.append(_encode_row(_plain_rows(row)[0]))
-            return
-        try:
-            lines.append(_encode_fast(row))
-        except Exception:  # an odd value (NaN, a cycle, ...): its own rows, each tagged
-            lines += [_encode_row(plain) for plain in _plain_rows(row)]
+                row.append(_first_if_consecutive([r.end_step for r in records]))
+                row.append([r.output for r in records])
+        if len(run) > 1 and not self._plain:
+            try:
+                lines.append(_encode_fast(row))
+                return
+            except Exception:  # an odd value (NaN, a cycle, ...): its own rows, each tagged
+                pass
+        lines += [_encode_row(plain) for plain in _plain_rows(row)]
 
     def _starts(self, records: list[NodeRecord], lines: list[str]) -> list[Any]:
         """The registration columns of `records` (parents to kwargs); the T line of
@@ -215,7 +225,7 @@ class LineEncoder:
             _one_or_all(parents),
             _one_or_all([numbers[spec] for spec in specs]),
             [int((r.start - t0) * 1e6) for r in records],
-            [r.start_step for r in records],
+            _first_if_consecutive([r.start_step for r in records]),
             [r.args for r in records],
             None if kwargs.count(None) == len(kwargs) else kwargs,  # None: none had any
         ]
@@ -271,15 +281,22 @@ def expand(line: list[Any]) -> list[list[Any]]:
     return _plain_rows(line)
 
 
+# the columns (after the kind) that may be given as the first of consecutive ints
+_SEQUENCES = {"r": (0, 4), "s": (0, 2), "n": (0, 4, 8)}
+
+
 def _plain_rows(line: list[Any]) -> list[list[Any]]:
-    kind, first, *columns = line
-    count = len(columns[0] if kind == "s" else columns[2])  # us: always a list
-    cells = [column if type(column) is list else [column] * count for column in [first, *columns]]
-    if kind == "s":
-        if type(first) is not list:
-            cells[0] = list(range(first, first + count))
-    else:
-        cells[0] = list(range(first, first + count))
+    kind, *columns = line
+    count = len(columns[1] if kind == "s" else columns[3])  # us: always a list
+    sequences = _SEQUENCES[kind]
+    cells = [
+        column
+        if type(column) is list
+        else list(range(column, column + count))
+        if index in sequences
+        else [column] * count
+        for index, column in enumerate(columns)
+    ]
     for column in cells:
         if len(column) != count:
             raise ValueError(f"a {kind!r} line's columns differ in length")
