@@ -1,6 +1,6 @@
 """What the journal costs: W1 and W2 with it on, side by side with it off and the floor.
 
-    .venv/bin/python benchmarks/journal.py [--n 10000] [--samples 15]
+    .venv/bin/python benchmarks/journal.py [--n 1000,10000] [--samples 15]
 
 One process; the cases alternate sample by sample, so every case sees the same
 drifts of a noisy machine. Each sample opens a fresh runner (in a fresh
@@ -89,7 +89,7 @@ def sizes(node: Any, n: int) -> tuple[int, int]:
     real_remove = Journal.remove
     Journal.remove = lambda self: None  # type: ignore[method-assign]
     try:
-        run_id = f"size-{node.__name__}"
+        run_id = f"size-{node.__name__}-{n}"
         rc_case(node, n, {"save_state": True, "run_identifier": run_id}, True)()
     finally:
         Journal.remove = real_remove  # type: ignore[method-assign]
@@ -99,15 +99,19 @@ def sizes(node: Any, n: int) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="calls per run (default 10,000)")
+    parser.add_argument(
+        "--n", default="1000,10000", help="calls per run, comma-separated (default 1000,10000)"
+    )
     parser.add_argument("--samples", type=int, default=15, help="samples per case (default 15)")
     options = parser.parse_args()
-    n = options.n
+    sizes_ = [int(size) for size in options.n.split(",")]
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, n={n}, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, n={sizes_}, "
         f"{options.samples} samples per case, medians"
     )
-    for name, (node, floor) in WORKLOADS.items():
+    for name, (node, floor), n in (
+        (name, workload, n) for n in sizes_ for name, workload in WORKLOADS.items()
+    ):
         cases = {
             "floor (asyncio)": floor_case(floor, n),
             "rc, off": rc_case(node, n, {"save_state": False}, False),
