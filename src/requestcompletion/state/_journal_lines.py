@@ -186,7 +186,7 @@ class LineEncoder:
 
     def _flush(self, kind: str, run: list[Any], lines: list[str]) -> None:
         """Append the line(s) of a run of R, N or S items: new types' T lines, then
-        one column line (or a plain row, for a run of one)."""
+        one column line (plain rows for a run of one, or in a small batch)."""
         t0 = self._t0
         if kind == "S":
             everything = self._records
