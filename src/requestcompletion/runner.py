@@ -31,7 +31,7 @@ from . import _signals
 from .config import ExecutorConfig, resolve_config
 from .context import Host, current_host, current_node, current_runner, loop_running
 from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
-from .execution.control import RunControl
+from .execution.control import Interrupt, RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
 from .observability.logging import RunLogging
@@ -280,15 +280,20 @@ class Runner:
         task = asyncio.create_task(self._top_level(record))
         control.own(task)
         journal = self.state.journal
-        if journal is None:
-            return record, await task
         try:
-            output = await task
-        except BaseException:
-            journal.flush()
-            raise
-        await journal.barrier()  # what a request did is with the OS before it returns
-        return record, output
+            if journal is None:
+                return record, await task
+            try:
+                output = await task
+            except BaseException:
+                journal.flush()
+                raise
+        except Interrupt as carried:
+            stop = carried.error
+        else:
+            await journal.barrier()  # what a request did is with the OS before it returns
+            return record, output
+        raise stop  # here, not in the except: its own __context__ stays as the node left it
 
     def _check_open(self) -> None:
         if not self._opened or self._closed:
@@ -305,6 +310,8 @@ class Runner:
             if self.state.running:
                 await self._reap(record)
             fatal = self.control.fatal
+            if isinstance(fatal, KeyboardInterrupt | SystemExit):
+                raise Interrupt(fatal) from None  # out of this task only in a carrier
             if fatal is not None and error is not fatal:
                 raise fatal from None
             if isinstance(error, TimeoutError) and scope.expired():
@@ -541,10 +548,14 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """(True, result) or (False, the exception): the main task never ends with a user's
     exception, because asyncio.Runner formats its task's repr (and so the exception's)
     when it restores the SIGINT handler: a raising __repr__ then broke the run and left
-    asyncio's handler installed. Cancellation and KeyboardInterrupt pass through."""
+    asyncio's handler installed. A BaseException is boxed too (asyncio would let a
+    SystemExit or KeyboardInterrupt break out of the loop, leaving this task's
+    exception unretrieved); only cancellation (Ctrl-C) passes through."""
     try:
         return True, await coro
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
         return False, exc
 
 

@@ -21,7 +21,25 @@ from ..pubsub.publisher import RCPublisher
 from ..state.records import NodeRecord, error_text
 from ..state.state import RCState
 
-__all__ = ["RunControl"]
+__all__ = ["Interrupt", "RunControl"]
+
+
+class Interrupt(Exception):
+    """Carries a `KeyboardInterrupt` or `SystemExit` a node raised out of a task rc owns.
+
+    asyncio lets those two break out of the event loop from whichever task
+    raised them: the loop stops mid-step, the task's exception is never
+    retrieved ("Task exception was never retrieved") and the run could not be
+    closed. So inside rc they travel in this ordinary exception, and the runner
+    raises `error` again, unchanged, in the frame of whoever made the request.
+
+    Args:
+        error: the exception the node raised.
+    """
+
+    def __init__(self, error: KeyboardInterrupt | SystemExit) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class RunControl:
@@ -83,6 +101,8 @@ class RunControl:
             return "timeout"
         if any(q.get("status") == "open" for q in self.state.questions()):
             return "waiting"  # rc.ask: a question is left for a human to answer
+        if isinstance(self.fatal, KeyboardInterrupt):
+            return "cancelled"  # raised in a node: the same as Ctrl-C
         if self.fatal is not None or (
             exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         ):

@@ -31,7 +31,7 @@ from ..nodes.base import spec_of
 from ..state.persistence import SavedType
 from ..state.records import NodeRecord
 from ..state.state import RCState
-from .control import RunControl
+from .control import Interrupt, RunControl
 from .strategies import (
     AsyncioExecutionStrategy,
     DistributedExecutionStrategy,
@@ -210,6 +210,10 @@ class Coordinator:
             self.state.cancel(record, self.control.cancel_reason())
             raise
         except BaseException as error:
+            stop = _interrupt_in(error)
+            if stop is not None:
+                self._stop_run(record, stop)
+                raise asyncio.CancelledError from None  # never out of a task: see Interrupt
             self.state.fail(record, error)
             if self.end_on_error or isinstance(error, FatalError):
                 self.control.end_run(error)
@@ -223,6 +227,21 @@ class Coordinator:
             raise asyncio.CancelledError
         self.state.finish(record, output)
         return output
+
+    def _stop_run(self, record: NodeRecord, error: KeyboardInterrupt | SystemExit) -> None:
+        """A node raised `error`: record it, and end the whole run, whatever `end_on_error` says.
+
+        `sys.exit()` stops a program and Ctrl-C cancels it, so neither is an error
+        a caller could handle: the run ends, every other node still running is
+        cancelled, and the runner raises `error` to whoever made the request.
+        """
+        if isinstance(error, KeyboardInterrupt):
+            self.state.cancel(
+                record, "KeyboardInterrupt in the node: the run stops, as on Ctrl-C", error
+            )
+        else:
+            self.state.fail(record, error)
+        self.control.end_run(error)
 
     async def _take_slot(self, record: NodeRecord) -> bool:
         """Wait for a max_concurrency slot.
@@ -345,4 +364,16 @@ class _BoundDriver:
 
 
 async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as error:  # this task is ours: see Interrupt
+        raise Interrupt(error) from None
+
+
+def _interrupt_in(error: BaseException) -> KeyboardInterrupt | SystemExit | None:
+    """The KeyboardInterrupt or SystemExit `error` is (or carries), else None."""
+    if isinstance(error, Interrupt):
+        return error.error
+    if isinstance(error, KeyboardInterrupt | SystemExit):
+        return error
+    return None
