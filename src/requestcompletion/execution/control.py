@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from ..errors import GlobalTimeOutError
 from ..pubsub.events import FatalFailure
@@ -21,7 +22,9 @@ from ..pubsub.publisher import RCPublisher
 from ..state.records import NodeRecord, error_text
 from ..state.state import RCState
 
-__all__ = ["Interrupt", "RunControl"]
+__all__ = ["Interrupt", "RunControl", "carried"]
+
+T = TypeVar("T")
 
 
 class Interrupt(Exception):
@@ -40,6 +43,14 @@ class Interrupt(Exception):
     def __init__(self, error: KeyboardInterrupt | SystemExit) -> None:
         super().__init__(error)
         self.error = error
+
+
+async def carried(awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` in a task of rc's own: an interrupt comes out in an `Interrupt`."""
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as error:
+        raise Interrupt(error) from None
 
 
 class RunControl:

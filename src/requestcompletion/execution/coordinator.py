@@ -31,7 +31,7 @@ from ..nodes.base import spec_of
 from ..state.persistence import SavedType
 from ..state.records import NodeRecord
 from ..state.state import RCState
-from .control import Interrupt, RunControl
+from .control import Interrupt, RunControl, carried
 from .strategies import (
     AsyncioExecutionStrategy,
     DistributedExecutionStrategy,
@@ -197,7 +197,7 @@ class Coordinator:
             elif record.depth % FRESH_TASK_EVERY or not record.depth:
                 output = await work
             else:
-                output = await asyncio.create_task(_awaited(work))
+                output = await asyncio.create_task(carried(work))
         except asyncio.CancelledError:
             if record.cancel_requested:  # aimed at this node: the cancellation stops here
                 if task is not None and task.cancelling():
@@ -361,13 +361,6 @@ class _BoundDriver:
 
     def stream(self, item: Any) -> None:
         self.coordinator.stream(self.record, item)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    try:
-        return await awaitable
-    except (KeyboardInterrupt, SystemExit) as error:  # this task is ours: see Interrupt
-        raise Interrupt(error) from None
 
 
 def _interrupt_in(error: BaseException) -> KeyboardInterrupt | SystemExit | None:
