@@ -283,17 +283,28 @@ class Runner:
         try:
             if journal is None:
                 return record, await task
-            try:
-                output = await task
-            except BaseException:
-                journal.flush()
-                raise
+            output = await task
         except Interrupt as carried:
             stop = carried.error
+        except BaseException:
+            self._unwound(record)
+            raise
         else:
             await journal.barrier()  # what a request did is with the OS before it returns
             return record, output
+        self._unwound(record)
         raise stop  # here, not in the except: its own __context__ stays as the node left it
+
+    def _unwound(self, record: NodeRecord) -> None:
+        """A request ended by an exception: its record is final and its journal flushed.
+
+        The run's end (end_on_error, an interrupt) can cancel a request's task
+        before its first step, and then none of its code ran to record that.
+        """
+        if record.status == "running" and record.task is None:
+            self.state.cancel(record, self.control.cancel_reason())
+        if self.state.journal is not None:
+            self.state.journal.flush()
 
     def _check_open(self) -> None:
         if not self._opened or self._closed:
