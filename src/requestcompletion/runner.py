@@ -72,6 +72,14 @@ class Runner:
     re-raises `KeyboardInterrupt`. A program with a SIGTERM handler of its own
     keeps it: install it before opening the runner, and rc leaves SIGTERM alone.
 
+    A node that raises `SystemExit` (`sys.exit()`) or `KeyboardInterrupt` ends the
+    whole run, whatever `end_on_error` says: the node is recorded ``failed`` (a
+    KeyboardInterrupt: ``cancelled``, as Ctrl-C), every other running node
+    ``cancelled``, and the request (`run_sync`, `run`, a top-level `rc.call` or
+    `rc.batch`) raises that very exception, so the program stops as it would in
+    plain Python once the block has saved the run. Any other BaseException fails
+    its node and is raised like an ordinary exception.
+
     Raises:
         ConfigError: a config value is not allowed.
     """

@@ -6,6 +6,13 @@ state change: finished, failed, or cancelled. It is also where the run's
 cancellations stop: a cancellation aimed at this node by `runner.cancel` is
 absorbed here and becomes a `NodeCancelledError` for the caller; any other
 cancellation (a timeout above, the run ending) passes on up.
+
+A node's `SystemExit` or `KeyboardInterrupt` is where a run stops: the node is
+recorded, the run ended (`RunControl.end_run`), and its caller sees a
+cancellation like every other node of the ending run. asyncio would let either
+break out of the event loop from whatever task it left, so neither leaves a
+task of rc's except inside a `control.Interrupt`; the runner raises it again,
+unchanged, to whoever made the request.
 """
 
 from __future__ import annotations
