@@ -62,6 +62,7 @@ class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
         TypeError: (as NodeCreationError from `rc.call`) the prompt is neither.
     """
 
+    kind: ClassVar[str] = "agent"
     agent: ClassVar[AgentConfig]
 
     def __init__(self, prompt: str | Sequence[Message]) -> None:

@@ -24,7 +24,7 @@ from ..pubsub.events import (
     fast_constructor,
 )
 from ..pubsub.publisher import RCPublisher
-from .records import NodeRecord
+from .records import NodeRecord, kind_of
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -95,7 +95,13 @@ class RCState:
         if self.publisher.active:
             self.publisher.publish(
                 RequestCreationFailed(
-                    self.run_id, record.id, spec.name, record.parent_id, end, error
+                    self.run_id,
+                    record.id,
+                    spec.name,
+                    record.parent_id,
+                    end,
+                    error,
+                    kind=kind_of(record),
                 )
             )
         return record
@@ -155,6 +161,7 @@ class RCState:
             record.start,
             record.args,
             record.kwargs,
+            kind_of(record),
         )
 
     def _succeeded_event(self, record: NodeRecord) -> RequestSucceeded:
@@ -168,6 +175,7 @@ class RCState:
             end,
             record.output,
             end - record.start,
+            kind_of(record),
         )
 
     def fail(self, record: NodeRecord, error: BaseException) -> None:
@@ -188,6 +196,7 @@ class RCState:
                     end,
                     error,
                     end - record.start,
+                    kind=kind_of(record),
                 )
             )
 
@@ -211,6 +220,7 @@ class RCState:
                     end,
                     reason,
                     end - record.start,
+                    kind=kind_of(record),
                 )
             )
 
@@ -223,9 +233,19 @@ class RCState:
         if self.journal is not None:
             self.journal.add(("I", node_id, now, item))
         if publish and self.publisher.active:
-            name = None if record is None else record.spec.name
-            parent = None if record is None else record.parent_id
-            self.publisher.publish(Streamed(self.run_id, node_id, name, parent, now, item))
+            if record is None:
+                event = Streamed(self.run_id, None, None, None, now, item)
+            else:
+                event = Streamed(
+                    self.run_id,
+                    node_id,
+                    record.spec.name,
+                    record.parent_id,
+                    now,
+                    item,
+                    kind=kind_of(record),
+                )
+            self.publisher.publish(event)
 
     def model_call(self, record: NodeRecord, digest: str, response: dict[str, Any]) -> None:
         """An agent node's model answered: keep the response with its request's digest.

@@ -367,10 +367,13 @@ class HTTPModel(ModelBase):
             hint=self._scrub(hint),
         )
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """`text` with the API key and every secret header value replaced by ``***``."""
         for secret in self._secrets:
             text = secret.scrub(text)
         return text
+
+    _scrub = scrub
 
 
 def _secret_parts(values: Iterable[str | Secret]) -> list[Secret]:
