@@ -129,6 +129,8 @@ class RunSpans:
         self.node_count += 1
         context = self.run_context if event.parent_id is None else self._context(event.parent_id)
         attributes: dict[str, Any] = {"rc.node.id": node_id, "rc.node.name": name}
+        if event.kind is not None:
+            attributes["rc.node.kind"] = event.kind
         if event.parent_id is not None:
             attributes["rc.node.parent_id"] = event.parent_id
         tool = event.parent_id in self.agents
