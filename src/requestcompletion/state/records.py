@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
+    "TOOL_WHEN_AN_AGENT_CALLS",
     "UNKNOWN_KIND",
     "Edge",
     "ErrorInfo",
@@ -32,7 +33,7 @@ UNKNOWN_KIND = "unknown"
 something that is not a node at all (its creation failed)."""
 # the kinds a call answering an agent's tool call shows as "tool"; an agent stays an
 # agent there, an MCP tool an MCP tool, and a user's own kind stays the user's
-_TOOL_WHEN_AN_AGENT_CALLS = frozenset({"function", "node"})
+TOOL_WHEN_AN_AGENT_CALLS = frozenset({"function", "node"})
 
 
 class NodeRecord:
@@ -107,7 +108,7 @@ def kind_of(record: NodeRecord) -> str:
     """
     kind: str = record.spec.kind
     parent = record.parent
-    if parent is not None and kind in _TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+    if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
         return "tool"
     return kind
 

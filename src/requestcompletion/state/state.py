@@ -24,7 +24,7 @@ from ..pubsub.events import (
     fast_constructor,
 )
 from ..pubsub.publisher import RCPublisher
-from .records import NodeRecord, kind_of
+from .records import TOOL_WHEN_AN_AGENT_CALLS, NodeRecord, kind_of
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -152,30 +152,36 @@ class RCState:
     # record (whose fields they show are final by then): see RCPublisher.defer.
 
     def _created_event(self, record: NodeRecord) -> RequestCreated:
-        parent = record.parent
+        parent, spec = record.parent, record.spec
+        kind = spec.kind  # records.kind_of, inlined: two of these per call
+        if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+            kind = "tool"
         return _created(
             self.run_id,
             record.id,
-            record.spec.name,
+            spec.name,
             None if parent is None else parent.id,
             record.start,
             record.args,
             record.kwargs,
-            kind_of(record),
+            kind,
         )
 
     def _succeeded_event(self, record: NodeRecord) -> RequestSucceeded:
-        parent = record.parent
+        parent, spec = record.parent, record.spec
+        kind = spec.kind  # records.kind_of, inlined: two of these per call
+        if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+            kind = "tool"
         end = record.end or record.start
         return _succeeded(
             self.run_id,
             record.id,
-            record.spec.name,
+            spec.name,
             None if parent is None else parent.id,
             end,
             record.output,
             end - record.start,
-            kind_of(record),
+            kind,
         )
 
     def fail(self, record: NodeRecord, error: BaseException) -> None:
