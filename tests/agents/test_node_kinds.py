@@ -94,6 +94,18 @@ def quiet(**overrides: Any) -> rc.Runner:
     return rc.Runner(logging_setting="NONE", save_state=False, **overrides)
 
 
+async def every_event(
+    server: FakeLLMServer, make: MakeModel
+) -> tuple[list[ev.Event], rc.ExecutionInfo]:
+    """The streamed workflow's events, as a subscriber got them, and its record."""
+    script(server)
+    seen: list[ev.Event] = []
+    async with quiet() as runner, asyncio.timeout(20):
+        runner.publisher.subscribe(seen.append)
+        info = await runner.run(build(make, stream=True), "plan it")
+    return seen, info
+
+
 async def test_a_subscriber_counts_tool_calls_by_kind_alone(
     llm_server: FakeLLMServer, http_model: MakeModel
 ) -> None:
@@ -128,11 +140,7 @@ async def test_a_subscriber_counts_tool_calls_by_kind_alone(
 async def test_every_event_of_a_node_has_the_kind_its_node_info_has(
     llm_server: FakeLLMServer, http_model: MakeModel
 ) -> None:
-    script(llm_server)
-    seen: list[ev.Event] = []
-    async with quiet() as runner, asyncio.timeout(20):
-        runner.publisher.subscribe(seen.append)
-        info = await runner.run(build(http_model, stream=True), "plan it")
+    seen, info = await every_event(llm_server, http_model)
     kinds = {node.id: node.kind for node in info.nodes}
     for event in seen:
         if event.node_id is None:
@@ -258,11 +266,7 @@ TERMINAL = (ev.RequestSucceeded, ev.RequestFailed, ev.RequestCancelled)
 async def test_hooks_see_each_call_in_its_lifecycle_order(
     llm_server: FakeLLMServer, http_model: MakeModel
 ) -> None:
-    script(llm_server)
-    seen: list[ev.Event] = []
-    async with quiet() as runner, asyncio.timeout(20):
-        runner.publisher.subscribe(seen.append)
-        info = await runner.run(build(http_model, stream=True), "plan it")
+    seen, info = await every_event(llm_server, http_model)
     assert type(seen[0]) is ev.RunStarted and type(seen[-1]) is ev.RunFinished
     at: dict[int, list[tuple[int, ev.Event]]] = collections.defaultdict(list)
     for index, event in enumerate(seen):
