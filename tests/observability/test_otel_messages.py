@@ -150,6 +150,7 @@ async def test_the_request_event_carries_the_agents_own_list_not_a_copy(
     assert started.history is info.answer.history  # passed as it is
     assert started.messages == 2 and len(started.history) == 3  # it grew after the request
     assert [m.role for m in started.sent] == ["system", "user"]
+    assert "Be kind." not in repr(started)  # a logged event does not print the conversation
 
 
 async def test_credentials_are_scrubbed_from_captured_messages(

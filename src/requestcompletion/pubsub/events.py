@@ -154,8 +154,9 @@ class LLMRequestStarted(Event):
     provider: str
     model: str
     messages: int
-    history: Sequence[Any] = ()
-    scrub: Callable[[str], str] = _unchanged
+    # out of the repr: a log line of the event must not print the whole conversation
+    history: Sequence[Any] = field(default=(), repr=False)
+    scrub: Callable[[str], str] = field(default=_unchanged, repr=False)
 
     @property
     def sent(self) -> tuple[Any, ...]:
@@ -180,7 +181,7 @@ class LLMResponseReceived(Event):
     latency: float
     cost: float | None = None
     finish_reason: str | None = None
-    response: Any = None
+    response: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
