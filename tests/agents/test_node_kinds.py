@@ -294,3 +294,56 @@ async def test_hooks_see_each_call_in_its_lifecycle_order(
                 created = at[child][0][0]
                 asked_by = max(i for i in replies if i < created)
                 assert not [i for i in asks if asked_by < i < created]
+
+
+# --- a strategy of the user's --------------------------------------------------------
+
+
+class Elsewhere(rc.ExecutionStrategy):
+    """A user's strategy: runs nodes as asyncio would, and notes the kinds it was given."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def execute(self, task: Any) -> Any:
+        self.kinds.append(task.spec.kind)
+        return task.work
+
+
+class Indexer(rc.Node[int]):
+    kind = "indexer"
+    execution_mode = "elsewhere"
+
+    async def invoke(self) -> int:
+        return await rc.call(rc.function_node(helper, mode="elsewhere"), 2)
+
+
+async def test_nodes_a_users_strategy_runs_keep_their_kind() -> None:
+    strategy = Elsewhere()
+    tool = rc.function_node(add, mode="elsewhere")
+    agent = rc.agent_node(
+        "sorter",
+        llm=rc.testing.ScriptedModel([rc.llm.ToolCall("add", {"a": 1, "b": 1}), "two"]),
+        tool_nodes=[tool],
+    )
+
+    async def both() -> None:
+        await rc.call(Indexer)
+        await rc.call(agent, "add")
+
+    created: list[tuple[str | None, str | None]] = []
+    async with quiet(execution_modes={"elsewhere": strategy}) as runner:
+        runner.publisher.subscribe(
+            lambda e: created.append((e.node_name, e.kind)),
+            filter=lambda e: isinstance(e, ev.RequestCreated),
+        )
+        info = await runner.run(both)
+    assert created == [
+        ("both", "function"),
+        ("Indexer", "indexer"),
+        ("helper", "function"),
+        ("sorter", "agent"),
+        ("add", "tool"),
+    ]
+    assert [n.kind for n in info.nodes] == [kind for _, kind in created]
+    assert strategy.kinds == ["indexer", "function", "function"]  # the type's kind
