@@ -7,17 +7,17 @@ somebody subscribes, so an unobserved run pays nothing for them.
 A node's `kind` says what sort of node the event is about, so a hook can tell an
 agent from a tool without knowing their names:
 
-=============  ==================================================================
-``"agent"``    an `rc.agent_node`, wherever it was called from (a sub-agent or a
-               handoff target too); the model events (`LLMRequestStarted`,
-               `LLMResponseReceived`, `LLMChunk`) are always about an agent
-``"tool"``     a function or class node an agent called to answer a tool call
-``"mcp_tool"`` a tool of an MCP server (`rc.mcp.tools`)
-``"function"`` a function or `rc.function_node` called by code
-``"node"``     an `rc.Node` subclass called by code
-(your own)     a class node that sets its `kind` class attribute keeps it, as
-               tool too; a node run by your own execution strategy keeps its kind
-=============  ==================================================================
+==============  ================================================================
+``"agent"``     an `rc.agent_node`, wherever it was called from (a sub-agent or a
+                handoff target too); the model events (`LLMRequestStarted`,
+                `LLMResponseReceived`, `LLMChunk`) are always about an agent
+``"tool"``      a function or class node an agent called to answer a tool call
+``"mcp_tool"``  a tool of an MCP server (`rc.mcp.tools`)
+``"function"``  a function or `rc.function_node` called by code
+``"node"``      an `rc.Node` subclass called by code
+(your own)      a class node that sets its `kind` class attribute keeps it, as a
+                tool too; a node run by your own execution strategy keeps its kind
+==============  ================================================================
 
 `rc.node_kind(node)` says a node type's kind; `NodeInfo.kind` what a saved call was.
 Run-level events (`RunStarted`, `RunFinished`, a run-level `FatalFailure`) have
