@@ -154,7 +154,7 @@ class RCState:
     def _created_event(self, record: NodeRecord) -> RequestCreated:
         parent, spec = record.parent, record.spec
         kind = spec.kind  # records.kind_of, inlined: two of these per call
-        if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+        if parent is not None and parent.spec.kind == "agent" and kind in TOOL_WHEN_AN_AGENT_CALLS:
             kind = "tool"
         return _created(
             self.run_id,
@@ -170,7 +170,7 @@ class RCState:
     def _succeeded_event(self, record: NodeRecord) -> RequestSucceeded:
         parent, spec = record.parent, record.spec
         kind = spec.kind  # records.kind_of, inlined: two of these per call
-        if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+        if parent is not None and parent.spec.kind == "agent" and kind in TOOL_WHEN_AN_AGENT_CALLS:
             kind = "tool"
         end = record.end or record.start
         return _succeeded(
