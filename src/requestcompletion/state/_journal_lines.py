@@ -144,7 +144,7 @@ class LineEncoder:
 
     def __init__(self, records: list[NodeRecord], t0: float) -> None:
         self._records, self._t0 = records, t0
-        self._types: dict[tuple[str, str], int] = {}  # (name, key) -> its number here
+        self._types: dict[tuple[str, str, str], int] = {}  # (name, key, kind) -> number
         self._numbers: dict[Any, int] = {}  # NodeSpec -> the number of its type
         self._plain = False  # this batch is written a row per change
 
