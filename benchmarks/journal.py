@@ -1,6 +1,6 @@
 """What the journal costs: W1 and W2 with it on, side by side with it off and the floor.
 
-    .venv/bin/python benchmarks/journal.py [--n 10000] [--samples 15]
+    .venv/bin/python benchmarks/journal.py [--n 1000,10000] [--samples 15]
 
 One process; the cases alternate sample by sample, so every case sees the same
 drifts of a noisy machine. Each sample opens a fresh runner (in a fresh
@@ -21,6 +21,10 @@ subscriber, so the journal is the only consumer of the run's changes.
 The targets (issue 13, item 5): journal on ≤ 1.3× off for W1 and W2, in node;
 the journal of a 10,000-node run ≤ 2× its final JSON. Sizes are measured on one
 extra run per workload with the journal kept (`Journal.remove` patched out).
+The CPU the journal's encoding takes per run (median of ``--samples`` more runs,
+`time.thread_time` around each call of the encoder) is what the run's loop
+competes with for the GIL; it depends little on the machine's load. To measure
+another version with the same script: ``PYTHONPATH=<its src> python journal.py``.
 """
 
 from __future__ import annotations
@@ -75,6 +79,43 @@ def rc_case(node: Any, n: int, settings: dict[str, Any], journal: bool) -> Calla
     return sample
 
 
+def _encoder() -> tuple[Any, str]:
+    """Where the journal turns queued changes into lines (the older writer had it
+    on `Journal`), so the same script measures both: ``PYTHONPATH=<old>/src``."""
+    try:
+        from requestcompletion.state._journal_lines import LineEncoder
+    except ImportError:
+        return Journal, "_lines"
+    return LineEncoder, "lines"
+
+
+def encoding_cpu(node: Any, n: int, runs: int) -> float:
+    """The median CPU seconds one run spends encoding its journal, on whichever
+    thread does it (`time.thread_time` around every call of the encoder: the
+    machine's load barely moves it, unlike the wall times)."""
+    owner, name = _encoder()
+    real = getattr(owner, name)
+    spent: list[float] = []
+
+    def timed(self: Any, items: list[Any]) -> list[str]:
+        begin = time.thread_time()
+        try:
+            return real(self, items)  # type: ignore[no-any-return]
+        finally:
+            spent.append(time.thread_time() - begin)
+
+    setattr(owner, name, timed)
+    totals = []
+    try:
+        for _ in range(runs):
+            spent.clear()
+            rc_case(node, n, {"save_state": True}, True)()
+            totals.append(sum(spent))
+    finally:
+        setattr(owner, name, real)
+    return statistics.median(totals)
+
+
 def floor_case(floor: Any, n: int) -> Callable[[], Any]:
     def sample() -> tuple[float, float]:
         begin = time.perf_counter()
@@ -89,7 +130,7 @@ def sizes(node: Any, n: int) -> tuple[int, int]:
     real_remove = Journal.remove
     Journal.remove = lambda self: None  # type: ignore[method-assign]
     try:
-        run_id = f"size-{node.__name__}"
+        run_id = f"size-{node.__name__}-{n}"
         rc_case(node, n, {"save_state": True, "run_identifier": run_id}, True)()
     finally:
         Journal.remove = real_remove  # type: ignore[method-assign]
@@ -99,15 +140,19 @@ def sizes(node: Any, n: int) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="calls per run (default 10,000)")
+    parser.add_argument(
+        "--n", default="1000,10000", help="calls per run, comma-separated (default 1000,10000)"
+    )
     parser.add_argument("--samples", type=int, default=15, help="samples per case (default 15)")
     options = parser.parse_args()
-    n = options.n
+    sizes_ = [int(size) for size in options.n.split(",")]
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, n={n}, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, n={sizes_}, "
         f"{options.samples} samples per case, medians"
     )
-    for name, (node, floor) in WORKLOADS.items():
+    for name, (node, floor), n in (
+        (name, workload, n) for n in sizes_ for name, workload in WORKLOADS.items()
+    ):
         cases = {
             "floor (asyncio)": floor_case(floor, n),
             "rc, off": rc_case(node, n, {"save_state": False}, False),
@@ -135,6 +180,8 @@ def main() -> None:
             )
         _on_node, on_whole = medians["rc, journal on"]
         print(f"  journal on / JSON only, whole run: {on_whole / json_whole:.2f}×")
+        cpu = encoding_cpu(node, n, options.samples)
+        print(f"  encoding the journal: {cpu * 1e3:.1f} ms of CPU, {cpu / n * 1e6:.2f} us per call")
         journal_bytes, json_bytes = sizes(node, n)
         print(
             f"  sizes: journal {journal_bytes:,} B, final JSON {json_bytes:,} B, "

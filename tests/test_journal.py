@@ -25,6 +25,7 @@ import requestcompletion as rc
 from requestcompletion.cli import main
 from requestcompletion.llm import ToolCall
 from requestcompletion.state import journal as journal_module
+from requestcompletion.state._journal_lines import JOURNAL_VERSION, LineEncoder, expand
 from requestcompletion.state.journal import Journal, RequestDigest
 from requestcompletion.state.journal_reader import read_journal
 from requestcompletion.testing import ScriptedModel
@@ -33,7 +34,8 @@ QUIET: dict[str, Any] = {"logging_setting": "NONE"}
 
 
 def lines_of(path: Path) -> list[list[Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The journal's rows, one per change (column lines expanded into theirs)."""
+    return [row for line in path.read_text().splitlines() for row in expand(json.loads(line))]
 
 
 def output_of(rows: list[list[Any]], node_id: int) -> Any:
@@ -117,7 +119,7 @@ def test_every_kind_of_change_has_its_line(tmp_path: Path) -> None:
         rows = lines_of(tmp_path / "kinds.journal")
         shutil.copy(tmp_path / "kinds.journal", tmp_path / "copy.journal")
     kinds = [row[0] for row in rows]
-    assert kinds[0] == "H" and rows[0][1]["journal_version"] == 1
+    assert kinds[0] == "H" and rows[0][1]["journal_version"] == JOURNAL_VERSION
     assert ["C", None, "seed", 1] in rows  # the runner's initial context
     assert ["C", 0, "a", 1] in rows and ["D", 0, "a"] in rows  # written by node 0
     assert {"T", "R", "X"} <= set(kinds)  # waits: registered, then (another batch) cancelled
@@ -231,7 +233,7 @@ def test_a_journal_torn_mid_line_loads_to_its_last_whole_line(tmp_path: Path) ->
     info = rc.ExecutionInfo.load(copy)
     assert info.journal_torn
     assert info.run_fields["journal"]["lines"] == len(whole) - 1
-    kept = [json.loads(line) for line in whole[:-1]]
+    kept = [row for line in whole[:-1] for row in expand(json.loads(line))]
     assert len(info.nodes) == sum(row[0] in ("R", "N") for row in kept)
     assert [n.output for n in info.nodes if n.status == "succeeded"] == [
         output_of(kept, n.id) for n in info.nodes if n.status == "succeeded"
@@ -410,10 +412,10 @@ def test_runs_lists_an_interrupted_run_with_how_far_it_got_and_show_draws_it(
 def test_a_journal_that_breaks_stops_without_stopping_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(self: Journal, items: list[Any]) -> list[str]:
+    def broken(self: LineEncoder, items: list[Any]) -> list[str]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Journal, "_lines", broken)
+    monkeypatch.setattr(LineEncoder, "lines", broken)
     with rc.Runner(run_identifier="full", state_dir=tmp_path, **QUIET) as runner:
         assert runner.run_sync(fan, 2).answer == [0, 1]  # its barrier did not hang
         assert runner.run_sync(fan, 1).answer == [0]
@@ -474,7 +476,7 @@ def test_loading_any_bytes_as_a_journal_is_a_run_or_a_saved_run_error(data: byte
 
 _scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.text(max_size=3)
 _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
-_rows = st.tuples(st.sampled_from("HTRNSFXICDEMZQ"), st.lists(_values, max_size=11)).map(
+_rows = st.tuples(st.sampled_from("HTRNSFXICDEMZQrsn"), st.lists(_values, max_size=11)).map(
     lambda kind_rest: [kind_rest[0], *kind_rest[1]]
 )
 

@@ -19,6 +19,7 @@ import pytest
 import requestcompletion as rc
 from requestcompletion.state import _journal_writer as writer_module
 from requestcompletion.state import journal as journal_module
+from requestcompletion.state._journal_lines import expand
 from requestcompletion.state.journal import Journal
 
 QUIET: dict[str, Any] = {"logging_setting": "NONE"}
@@ -57,7 +58,8 @@ def test_runners_open_at_once_share_one_writer_thread(tmp_path: Path) -> None:
         for runner in runners:
             journal = runner.state.journal
             assert journal is not None
-            rows = [json.loads(line) for line in journal.path.read_text().splitlines()]
+            text = journal.path.read_text()
+            rows = [row for line in text.splitlines() for row in expand(json.loads(line))]
             assert rows[0][0] == "H" and rows[0][1]["run_id"] == runner.state.run_id
             assert any(row[0] == "N" for row in rows)
 

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from .context import active_host, current_host, current_node, current_runner, loop_running
 from .errors import ContextError, NodeCreationError
+from .execution.control import Interrupt, carried
 from .execution.coordinator import Coordinator
 from .execution.strategies.threads import lending_slot
 from .nodes.base import Node
@@ -142,8 +143,19 @@ async def call_all(
     parent = current_node.get()
     # Registering all calls at once needs the records: only the coordinator has them.
     if parent is None or not isinstance(host, Coordinator):
-        runs = [call(node, *args, **(kwargs or {})) for node, args, kwargs in calls]
-        return list(await asyncio.gather(*runs, return_exceptions=return_exceptions))
+        # each call in a task gather makes: a node's sys.exit() or KeyboardInterrupt
+        # comes out of it carried (control.Interrupt), and is raised again here
+        runs = [carried(call(node, *args, **(kwargs or {}))) for node, args, kwargs in calls]
+        try:
+            results = await asyncio.gather(*runs, return_exceptions=return_exceptions)
+        except Interrupt as interrupt:
+            stop = interrupt.error
+        else:
+            interrupted = next((r for r in results if isinstance(r, Interrupt)), None)
+            if interrupted is None:
+                return list(results)
+            stop = interrupted.error
+        raise stop
     # Spawning allocates a few objects per call that all stay alive until the
     # call ends, so during a big spawn Python's cyclic collector runs over and
     # over and frees nothing (at 100,000 calls, a quarter of the batch's time).

@@ -24,7 +24,7 @@ from ._opening import RunSetup, new_run_id
 from .config import ExecutorConfig, resolve_config
 from .context import Host, current_host, current_runner, loop_running
 from .errors import ContextError, RunnerCreationError
-from .execution.control import RunControl
+from .execution.control import Interrupt, RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
 from .pubsub.events import Event
@@ -62,6 +62,14 @@ class Runner:
     running node, records them ``cancelled``, saves the run ``cancelled`` and
     re-raises `KeyboardInterrupt`. A program with a SIGTERM handler of its own
     keeps it: install it before opening the runner, and rc leaves SIGTERM alone.
+
+    A node that raises `SystemExit` (`sys.exit()`) or `KeyboardInterrupt` ends the
+    whole run, whatever `end_on_error` says: the node is recorded ``failed`` (a
+    KeyboardInterrupt: ``cancelled``, as Ctrl-C), every other running node
+    ``cancelled``, and the request (`run_sync`, `run`, a top-level `rc.call` or
+    `rc.batch`) raises that very exception, so the program stops as it would in
+    plain Python once the block has saved the run. Any other BaseException fails
+    its node and is raised like an ordinary exception.
 
     Raises:
         ConfigError: a config value is not allowed.
@@ -239,15 +247,30 @@ class Runner:
         journal = self.state.journal
         try:
             output = await task
+        except Interrupt as carried:
+            stop = carried.error
         except BaseException:
-            if journal is not None:
-                journal.flush()
+            self._unwound(record)
             raise
+        else:
+            if journal is not None:
+                await journal.barrier()  # what a request did is with the OS before it returns
+            return record, output
         finally:
             requests.discard(task)  # here, not in a done-callback: one loop callback less
-        if journal is not None:
-            await journal.barrier()  # what a request did is with the OS before it returns
-        return record, output
+        self._unwound(record)
+        raise stop  # here, not in the except: its own __context__ stays as the node left it
+
+    def _unwound(self, record: NodeRecord) -> None:
+        """A request ended by an exception: its record is final and its journal flushed.
+
+        The run's end (end_on_error, an interrupt) can cancel a request's task
+        before its first step, and then none of its code ran to record that.
+        """
+        if record.status == "running" and record.task is None:
+            self.state.cancel(record, self.control.cancel_reason())
+        if self.state.journal is not None:
+            self.state.journal.flush()
 
     def _check_open(self) -> None:
         if not self._opened or self._setup.closed:
@@ -379,10 +402,14 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """(True, result) or (False, the exception): the main task never ends with a user's
     exception, because asyncio.Runner formats its task's repr (and so the exception's)
     when it restores the SIGINT handler: a raising __repr__ then broke the run and left
-    asyncio's handler installed. Cancellation and KeyboardInterrupt pass through."""
+    asyncio's handler installed. A BaseException is boxed too (asyncio would let a
+    SystemExit or KeyboardInterrupt break out of the loop, leaving this task's
+    exception unretrieved); only cancellation (Ctrl-C) passes through."""
     try:
         return True, await coro
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
         return False, exc
 
 

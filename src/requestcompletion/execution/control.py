@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import GlobalTimeOutError
 from ..pubsub.events import FatalFailure
@@ -22,7 +22,36 @@ from ..pubsub.publisher import RCPublisher
 from ..state.records import NodeRecord, error_text
 from ..state.state import RCState
 
-__all__ = ["RunControl"]
+__all__ = ["Interrupt", "RunControl", "carried"]
+
+T = TypeVar("T")
+
+
+class Interrupt(Exception):
+    """Carries a `KeyboardInterrupt` or `SystemExit` a node raised out of a task rc owns.
+
+    asyncio lets those two break out of the event loop from whichever task
+    raised them: the loop stops mid-step, the task's exception is never
+    retrieved ("Task exception was never retrieved") and the run could not be
+    closed. So inside rc they travel in this ordinary exception, and the runner
+    raises `error` again, unchanged, in the frame of whoever made the request.
+
+    Args:
+        error: the exception the node raised.
+    """
+
+    def __init__(self, error: KeyboardInterrupt | SystemExit) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+async def carried(awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` in a task of rc's own: an interrupt comes out in an `Interrupt`."""
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as error:
+        raise Interrupt(error) from None
+
 
 _STOPPED = (asyncio.CancelledError, KeyboardInterrupt)  # a run stopped from outside
 
@@ -83,6 +112,8 @@ class RunControl:
         state = self.state
         if state.extras and any(q.get("status") == "open" for q in state.questions()):
             return "waiting"  # rc.ask: a question is left for a human to answer
+        if isinstance(self.fatal, KeyboardInterrupt):
+            return "cancelled"  # raised in a node: the same as Ctrl-C
         stopped = isinstance(exc, _STOPPED)
         if self.fatal is not None or (exc is not None and not stopped):
             return "failed"
@@ -121,6 +152,8 @@ class RunControl:
             if self.state.running:
                 await self._reap_after(record)
             fatal = self.fatal
+            if isinstance(fatal, KeyboardInterrupt | SystemExit):
+                raise Interrupt(fatal) from None  # out of this task only in a carrier
             if fatal is not None and error is not fatal:
                 raise fatal from None
             if scope is not None and isinstance(error, TimeoutError) and scope.expired():

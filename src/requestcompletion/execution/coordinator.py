@@ -6,6 +6,13 @@ state change: finished, failed, or cancelled. It is also where the run's
 cancellations stop: a cancellation aimed at this node by `runner.cancel` is
 absorbed here and becomes a `NodeCancelledError` for the caller; any other
 cancellation (a timeout above, the run ending) passes on up.
+
+A node's `SystemExit` or `KeyboardInterrupt` is where a run stops: the node is
+recorded, the run ended (`RunControl.end_run`), and its caller sees a
+cancellation like every other node of the ending run. asyncio would let either
+break out of the event loop from whatever task it left, so neither leaves a
+task of rc's except inside a `control.Interrupt`; the runner raises it again,
+unchanged, to whoever made the request.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from ..nodes.base import spec_of
 from ..state.persistence import SavedType
 from ..state.records import NodeRecord
 from ..state.state import RCState
-from .control import RunControl
+from .control import Interrupt, RunControl, carried
 from .strategies import (
     AsyncioExecutionStrategy,
     DistributedExecutionStrategy,
@@ -205,7 +212,7 @@ class Coordinator:
             elif record.depth % FRESH_TASK_EVERY or not record.depth:
                 output = await work
             else:
-                output = await asyncio.create_task(_awaited(work))
+                output = await asyncio.create_task(carried(work))
         except asyncio.CancelledError:
             if record.cancel_requested:  # aimed at this node: the cancellation stops here
                 if task is not None and task.cancelling():
@@ -218,6 +225,10 @@ class Coordinator:
             self.state.cancel(record, self.control.cancel_reason())
             raise
         except BaseException as error:
+            stop = _interrupt_in(error)
+            if stop is not None:
+                self._stop_run(record, stop)
+                raise asyncio.CancelledError from None  # never out of a task: see Interrupt
             self.state.fail(record, error)
             if self.end_on_error or isinstance(error, FatalError):
                 self.control.end_run(error)
@@ -231,6 +242,21 @@ class Coordinator:
             raise asyncio.CancelledError
         self.state.finish(record, output)
         return output
+
+    def _stop_run(self, record: NodeRecord, error: KeyboardInterrupt | SystemExit) -> None:
+        """A node raised `error`: record it, and end the whole run, whatever `end_on_error` says.
+
+        `sys.exit()` stops a program and Ctrl-C cancels it, so neither is an error
+        a caller could handle: the run ends, every other node still running is
+        cancelled, and the runner raises `error` to whoever made the request.
+        """
+        if isinstance(error, KeyboardInterrupt):
+            self.state.cancel(
+                record, "KeyboardInterrupt in the node: the run stops, as on Ctrl-C", error
+            )
+        else:
+            self.state.fail(record, error)
+        self.control.end_run(error)
 
     async def _take_slot(self, record: NodeRecord) -> bool:
         """Wait for a max_concurrency slot.
@@ -350,5 +376,10 @@ class _BoundDriver:
         self.coordinator.stream(self.record, item)
 
 
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+def _interrupt_in(error: BaseException) -> KeyboardInterrupt | SystemExit | None:
+    """The KeyboardInterrupt or SystemExit `error` is (or carries), else None."""
+    if isinstance(error, Interrupt):
+        return error.error
+    if isinstance(error, KeyboardInterrupt | SystemExit):
+        return error
+    return None

@@ -302,6 +302,9 @@ class AgentRun:
                     llm.provider,
                     llm.model_name,
                     len(self.history),
+                    self.history,  # the list itself: read only if a subscriber asks
+                    llm.scrub,
+                    "agent",
                 ),
             )
         try:
@@ -341,6 +344,8 @@ class AgentRun:
                     response.latency,
                     cost,
                     response.finish_reason,
+                    response,
+                    "agent",
                 ),
             )
         return response

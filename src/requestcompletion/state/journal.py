@@ -17,44 +17,17 @@ of every top-level request (the runner awaits `Journal.barrier`). Each batch is
 written with one ``write`` and flushed to the OS; ``journal_fsync=True`` adds an
 ``fsync``.
 
-The format (JSON Lines, ``JOURNAL_VERSION`` 1). Every line is a JSON array whose
-first element says what it is. Times (``us``) are integer microseconds since the
-run started and steps are the run's logical clock, as in the saved JSON; values
-JSON cannot hold are tagged reprs, as in the saved JSON (see `persistence`).
+The format of its lines is described in `_journal_lines`, which writes them
+(and reading them back in `journal_reader`).
 
-=====================================================  ====================================
-``["H", {journal_version, schema_version, run_id,      the header, always the first line
-started_at, pid, config}]``
-``["T", type, name, key]``                             a node type, before its first call;
-                                                       ``type`` numbers it in this file
-``["R", id, parent, type, us, step, args, kwargs]``    a call registered (it starts then);
-                                                       ``parent`` None for a top-level one
-``["S", id, us, step, output]``                        the call returned ``output``
-``["N", id, parent, type, us, step, args, kwargs,      a call registered and returned in
-end_us, end_step, output]``                            one batch: an ``R`` and its ``S``
-``["F", id, us, step, {type, message, traceback}]``    the call raised
-``["X", id, us, step, reason]``                        the call was cancelled
-``["I", id, us, item]``                                ``rc.stream(item)`` (id None: no node)
-``["C", id, key, value]`` / ``["D", id, key]``         ``rc.context`` put / delete (id of the
-                                                       writing node, None for the runner)
-``["M", id, n, digest, response]``                     model call ``n`` (from 0) of agent node
-                                                       ``id``: its request's digest
-                                                       (`RequestDigest`) and full response
-``["Q", id, k, question_id, text, schema]``            ``rc.ask``: node ``id`` asked its k-th
-                                                       question (`requestcompletion.human`)
-``["A", question_id, answer]``                         the question was answered
-``["E", id, extras]``                                  extras of a node a resumed run copied
-                                                       (``replayed``; see `replay`)
-``["Z", {outcome, ended_at, resources}]``              the runner closed (before the JSON)
-=====================================================  ====================================
-
-What resume and replay match on, all in the ``R`` lines: the parent's id, the
-node type's ``key`` (through its ``T`` line) and the canonical inputs (``args``
-and ``kwargs`` as written here: encode the new call's inputs the same way and
-compare the parsed values). The k-th call with those three under one parent is
-the k-th such ``R`` line in the file: lines are written in registration order,
-so parallel calls match whatever order they finished in. Model calls match by
-node and ``digest``; ``n`` orders the turns of one agent node.
+What resume and replay match on, all in the registration rows (``R``, ``N``, or
+their column forms ``r``, ``n``): the parent's id, the node type's ``key``
+(through its ``T`` line) and the canonical inputs (``args`` and ``kwargs`` as
+written here: encode the new call's inputs the same way and compare the parsed
+values). The k-th call with those three under one parent is the k-th such row in
+the file: rows are written in registration order, so parallel calls match
+whatever order they finished in. Model calls match by node and ``digest``; ``n``
+orders the turns of one agent node.
 
 A crash can cut the last line short: loading drops it and says so
 (``journal["torn"]`` in the run's fields, `ExecutionInfo.journal_torn`).
@@ -62,20 +35,18 @@ A crash can cut the last line short: loading drops it and says so
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, MutableMapping, Sequence
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._journal_lines import JOURNAL_VERSION, LineEncoder, RequestDigest
 from ._journal_writer import FLUSH_INTERVAL, hub
-from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION, _safe, _tag
-from .records import ErrorInfo, NodeRecord
+from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION
+from .records import NodeRecord
 
 if TYPE_CHECKING:
     import asyncio
@@ -90,7 +61,6 @@ __all__ = [
     "RequestDigest",
 ]
 
-JOURNAL_VERSION = 1
 # the most queued changes a request's end writes itself; a longer batch is the writer's
 # (a burst of 10,000 lines would hold up the loop's other tasks for milliseconds)
 INLINE_MAX = 256
@@ -100,60 +70,6 @@ CLOSE_TIMEOUT = 30.0  # seconds a close waits for its last lines (a hung disk mu
 MAX_JOURNAL_BYTES = 2 * MAX_FILE_BYTES
 
 _log = logging.getLogger("RC.journal")
-_encode = json.JSONEncoder(default=_tag, allow_nan=False, separators=(",", ":")).encode
-# The C encoder made once: `JSONEncoder.encode` builds a new one per call, which is
-# most of the cost of a short line. Without the cycle check (markers None) a cyclic
-# value raises RecursionError, and `_encode_row` tags it like any other bad value.
-_c_encoder = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(None, _tag, encode_basestring_ascii, None, ":", ",", False, False, False)
-)
-
-
-def _encode_fast(row: list[Any]) -> str:
-    return _encode(row) if _c_encoder is None else "".join(_c_encoder(row, 0))
-
-
-_canonical_encode = json.JSONEncoder(default=_tag, sort_keys=True, separators=(",", ":")).encode
-
-
-def _canonical(value: Any) -> bytes:
-    return _canonical_encode(value).encode()
-
-
-class RequestDigest:
-    """Digests of the requests of one growing conversation (an agent's history).
-
-    The digest of a request is sha256 over each message's canonical JSON (its
-    ``to_dict()``, keys sorted) followed by a newline, in order, then the canonical
-    JSON of `about` (provider, model, tool names, output schema), cut to 32 hex
-    digits. An agent appends to its history, so each message is encoded once for
-    the whole conversation, not once per turn: a model call's cost stays the size of
-    what was added since the last one. A history that changed other than by
-    appending (its last digested message is no longer where it was) is digested
-    again from the start.
-    """
-
-    __slots__ = ("_count", "_hash", "_last")
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-        self._count = 0
-        self._last: Any = None
-
-    def of(self, messages: Sequence[Any], about: dict[str, Any]) -> str:
-        """The digest of a request of `messages` (objects with ``to_dict()``)."""
-        count = self._count
-        if count > len(messages) or (count and messages[count - 1] is not self._last):
-            self._hash, count = hashlib.sha256(), 0
-        for message in messages[count:]:
-            self._hash.update(_canonical(message.to_dict()) + b"\n")
-        if messages:
-            self._count, self._last = len(messages), messages[-1]
-        digest = self._hash.copy()
-        digest.update(_canonical(about))
-        return digest.hexdigest()[:32]
 
 
 class Journal:
@@ -182,13 +98,12 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self._file = _claim(path)
         self._fsync = fsync
-        self._records, self._t0 = records, t0
+        self._encoder = LineEncoder(records, t0)
         # what the run queued and the writer has not written: a NodeRecord (registered),
         # an int (that record returned) or a tuple (any other change). `RCState`
         # appends to it directly on its hottest paths, then calls `wake` if not `awake`.
         self.queue: deque[Any] = deque([("H", header)])
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
-        self._types: dict[str, int] = {}
         self.awake = False  # the writer was told something is queued, and has not taken it
         self._closing = False
         self._closed = threading.Event()  # the Z line is written and the file closed
@@ -327,7 +242,7 @@ class Journal:
         batch = [queue.popleft() for _ in range(len(queue))]
         if batch and self.error is None:
             try:
-                self._write("\n".join(self._lines(batch)) + "\n")
+                self._write("\n".join(self._encoder.lines(batch)) + "\n")
             except Exception as error:  # a bug here must not hang the run's barriers
                 self._stop(error)
 
@@ -366,67 +281,6 @@ class Journal:
                 error,
             )
 
-    def _lines(self, items: list[Any]) -> list[str]:
-        """The lines of a batch. Calls registered and returned are most of a run's
-        changes: their rows are built inline, the rarer kinds by `_row`; a call
-        that returned in the same batch gets one ``N`` line instead of two."""
-        t0, types, records, lines = self._t0, self._types, self._records, []
-        returned = {item for item in items if type(item) is int}
-        combined = set()  # ids given an N line: their returned item is skipped
-        for item in items:
-            if type(item) is int:
-                if item in combined:
-                    continue
-                record = records[item]
-                end = int((record.end - t0) * 1e6)  # type: ignore[operator]
-                row = ["S", item, end, record.end_step, record.output]
-            elif type(item) is tuple:
-                row = self._row(item)
-            else:
-                record = item
-                spec = record.spec
-                index = types.get(spec.key)
-                if index is None:  # a type not seen yet: its T line first
-                    index = types[spec.key] = len(types)
-                    lines.append(_encode_row(["T", index, spec.name, spec.key]))
-                parent = record.parent
-                row = [
-                    "R",
-                    record.id,
-                    None if parent is None else parent.id,
-                    index,
-                    int((record.start - t0) * 1e6),
-                    record.start_step,
-                    record.args,
-                    record.kwargs,
-                ]
-                if record.id in returned:
-                    combined.add(record.id)
-                    end = int((record.end - t0) * 1e6)
-                    row[0] = "N"
-                    row += [end, record.end_step, record.output]
-            lines.append(_encode_row(row))
-        return lines
-
-    def _row(self, item: tuple[Any, ...]) -> list[Any]:
-        kind = item[0]
-        if kind in ("F", "X"):
-            record: NodeRecord = item[1]
-            row = [kind, record.id, self._us(record.end), record.end_step]
-            if kind == "F":
-                error = ErrorInfo.of(record.error)  # type: ignore[arg-type]
-                text = {"type": error.type, "message": error.message}
-                row.append({**text, "traceback": error.traceback})
-            else:
-                row.append(item[2])
-            return row
-        if kind == "I":
-            return ["I", item[1], self._us(item[2]), item[3]]
-        return list(item)  # H, C, D, E, M, Q, A, Z: already in their written form
-
-    def _us(self, t: float | None) -> int | None:
-        return None if t is None else int((t - self._t0) * 1e6)
-
 
 def _claim(path: Path) -> tuple[Path, Any]:
     """Create `path`, or `{stem}.2.journal` (the next free number) if a file is there:
@@ -439,20 +293,6 @@ def _claim(path: Path) -> tuple[Path, Any]:
         except FileExistsError:
             continue
     raise FileExistsError(f"{os.fspath(path)!r} and 9,998 numbered journals beside it exist")
-
-
-def _encode_row(row: list[Any]) -> str:
-    try:
-        return _encode_fast(row)
-    except Exception:  # NaN, a cycle, odd keys, or a value changed while being written
-        pass
-    safe = []
-    for value in row:
-        try:
-            safe.append(_safe(value))
-        except Exception as error:
-            safe.append({"$type": type(value).__name__, "$repr": f"<unwritable: {error!r}>"})
-    return _encode(safe)
 
 
 def _release(ready: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:

@@ -1,9 +1,12 @@
 """Reading a journal back: its lines (`read_journal`) and the run they describe (`load_journal`).
 
-The format is described in `requestcompletion.state.journal`. A journal is what
-a process left behind when it died before closing its runner, so reading it
-expects a torn last line (dropped, and said so) but nothing else out of place:
-any other damage is a `SavedRunError`, raised before anything is built.
+The format is described in `requestcompletion.state._journal_lines`; a column line
+(``r``, ``s``, ``n``, from version 2) is read as the rows it packs, so everything
+after `read_journal` sees one row per change, whichever version wrote the file.
+A journal is what a process left behind when it died before closing its runner,
+so reading it expects a torn last line (dropped, and said so) but nothing else
+out of place: any other damage is a `SavedRunError`, raised before anything is
+built.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import stat
 from typing import Any
 
 from ..errors import SavedRunError
+from ._journal_lines import expand
 from .journal import JOURNAL_VERSION, MAX_JOURNAL_BYTES
 from .persistence import SCHEMA_VERSION, SavedType
 from .records import ErrorInfo, NodeRecord
@@ -134,7 +138,7 @@ def _replay_lines(
     context: dict[str, Any] = {}
     closed: dict[str, Any] = {}
     last_us = 0
-    for row in lines[1:]:
+    for row in (row for line in lines[1:] for row in expand(line)):
         kind = row[0]
         if kind in ("R", "N"):
             node_id, parent, kind_index, us, step, args, kwargs = row[1:8]
@@ -172,7 +176,7 @@ def _replay_lines(
                 record.status = "cancelled"
             last_us = max(last_us, us)
         elif kind == "T":
-            types[row[1]] = SavedType(row[2], row[3])
+            types[row[1]] = SavedType(*row[2:5])  # a journal of version 1 has no kind
         elif kind == "I":
             state.streamed.append((row[1], (row[2] or 0) / 1e6, row[3]))
         elif kind == "C":
