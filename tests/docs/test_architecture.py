@@ -2,8 +2,9 @@
 
 The page is a map of the modules. A module renamed or split without the page
 following would send a reader to nothing, so every module path the page names in
-backticks must exist, and every module that `tests/test_layers.py` puts in a layer
-must be named in that layer's row of the page's table.
+backticks must exist, every module of the package must be named somewhere on it,
+and every module that `tests/test_layers.py` puts in a layer must be named in that
+layer's row of the page's table.
 """
 
 from __future__ import annotations
@@ -64,6 +65,29 @@ def test_every_module_the_page_names_exists() -> None:
     )
 
 
+def unnamed_modules(text: str) -> list[str]:
+    """The package's modules the page names nowhere (a bare file name counts)."""
+    named = set(named_paths(text))
+    left_out = []
+    for file in sorted(PACKAGE.rglob("*.py")):
+        relative = file.relative_to(PACKAGE).as_posix()
+        if file.name == "__init__.py":
+            relative = relative.removesuffix("__init__.py")
+            if relative and relative not in named:
+                left_out.append(relative)
+        elif relative not in named and file.name not in named:
+            left_out.append(relative)
+    return left_out
+
+
+def test_every_module_of_the_package_is_on_the_page() -> None:
+    left_out = unnamed_modules(PAGE.read_text(encoding="utf-8"))
+    assert not left_out, (
+        f"modules docs/architecture.md does not name: {left_out!r}; say where each belongs "
+        "(a row of 'Where each concept lives', in backticks, e.g. `state/journal.py`)"
+    )
+
+
 def test_every_module_of_every_layer_is_in_its_row() -> None:
     rows = layer_rows(PAGE.read_text(encoding="utf-8"))
     missing = {}
@@ -94,6 +118,11 @@ def test_every_module_of_every_layer_is_in_its_row() -> None:
 )
 def test_the_check_tells_real_paths_from_gone_ones(path: str, there: bool) -> None:
     assert exists(path) is there
+
+
+def test_a_module_the_page_leaves_out_is_found() -> None:
+    page = PAGE.read_text(encoding="utf-8").replace("`state/replay.py`", "replay")
+    assert "state/replay.py" in unnamed_modules(page)
 
 
 def test_paths_are_found_in_backticks_only() -> None:
