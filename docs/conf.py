@@ -46,12 +46,3 @@ html_title = "requestcompletion"
 html_static_path: list[str] = []
 html_show_sourcelink = False
 
-
-def _architecture_in_nav(app: object, docname: str, source: list[str]) -> None:
-    """docs/architecture.md, written with the architecture work, joins the nav once it exists."""
-    if docname == "index" and (HERE / "architecture.md").exists():
-        source[0] = source[0].replace("\nrailtracks\n", "\nrailtracks\narchitecture\n", 1)
-
-
-def setup(app: object) -> None:
-    app.connect("source-read", _architecture_in_nav)  # type: ignore[attr-defined]

@@ -136,7 +136,7 @@ def parse_structured(output_schema: Any, text: str) -> Any:
 
     Args:
         output_schema: the type the reply must be.
-        text: the model's reply; a fenced ```json block is unwrapped first.
+        text: the model's reply; a JSON block fenced in Markdown is unwrapped first.
 
     Returns:
         The validated object.
