@@ -291,3 +291,51 @@ def test_runs_and_show_list_the_open_questions(
     assert "1 open questions (rc.ask), by id:" in shown
     assert "0.1  two: second one?" in shown
     assert "first?" not in shown  # answered: not listed
+
+
+def test_answers_that_never_fit_stop_a_batch_instead_of_being_a_branch_value(
+    tmp_path: Path,
+) -> None:
+    async def branch(i: int) -> int:
+        answer: int = await rc.ask(f"how many for {i}?", schema=int)
+        return answer
+
+    async def fan() -> list[Any]:
+        return list(await rc.batch(branch, range(2)))
+
+    runner = rc.Runner(
+        human=lambda q: "lots", state_dir=tmp_path, run_identifier="r", logging_setting="NONE"
+    )
+    with runner, pytest.raises(rc.HumanInputError, match=r"'lots'"):
+        runner.run_sync(fan)
+    info = rc.ExecutionInfo.load(tmp_path / "r.json")
+    assert [n.status for n in info.nodes] == ["failed", "failed", "failed"]
+    assert info.outcome == "waiting"  # its questions are still open: resume with answers
+
+
+def test_the_live_outcome_says_how_the_requests_so_far_ended() -> None:
+    seen: list[str | None] = []
+
+    async def look() -> str:
+        seen.append(runner.info.outcome)
+        return "ok"
+
+    async def ask() -> Any:
+        return await rc.ask("anyone?")
+
+    async def fail() -> None:
+        raise ValueError("no")
+
+    runner = rc.Runner(save_state=False, logging_setting="NONE")
+    with runner:
+        assert runner.info.outcome is None  # nothing asked of it yet
+        assert runner.run_sync(look).outcome == "succeeded"
+        assert seen == ["running"]
+        with pytest.raises(QuestionPending):
+            runner.run_sync(ask)
+        assert runner.info.outcome == "waiting"
+    assert runner.info.outcome == "waiting"
+    with rc.Runner(save_state=False, logging_setting="NONE") as failing:
+        with pytest.raises(ValueError, match="no"):
+            failing.run_sync(fail)
+        assert failing.info.outcome == "failed"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from .context import current_node, current_runner, loop_running
 from .errors import ContextError, HumanInputError
+from .state.answers import validate
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -200,29 +201,6 @@ def _schema_text(schema: Any) -> Any:
         return output_json_schema(schema)
     except Exception:  # a schema pydantic cannot express is still shown by name
         return getattr(schema, "__name__", repr(schema))
-
-
-def validate(schema: Any, answer: Any) -> Any:
-    """`answer` as `schema` (text is read as JSON first); None: unchanged.
-
-    Raises:
-        ValueError: it does not fit.
-    """
-    if schema is None:
-        return answer
-    import pydantic
-
-    adapter = pydantic.TypeAdapter(schema)
-    if isinstance(answer, str):
-        try:
-            return adapter.validate_json(answer)
-        except pydantic.ValidationError:
-            pass
-    try:
-        return adapter.validate_python(answer)
-    except pydantic.ValidationError as error:
-        problems = "; ".join(f"{e['msg']}" for e in error.errors())
-        raise ValueError(f"the answer {answer!r} does not fit: {problems}") from None
 
 
 def terminal(

@@ -87,9 +87,26 @@ class ExecutionInfo:
 
     @property
     def outcome(self) -> str | None:
-        """ "succeeded", "failed", "timeout" or "cancelled" once the run closed, else None;
-        "interrupted" for a run loaded from the journal of a process that died."""
-        return self._run.get("outcome")
+        """How the run ended: "succeeded", "failed", "timeout", "cancelled" or "waiting"
+        (an `rc.ask` question is open) once it closed; "interrupted" for a run loaded
+        from the journal of a process that died.
+
+        While the runner is open: "running" while a top-level request runs, else how
+        its requests so far ended (as above, but a timeout shows as "failed" until
+        the run closes); None before the first request.
+        """
+        closed = self._run.get("outcome")
+        if closed is not None:
+            return closed  # type: ignore[no-any-return]
+        state = self._state
+        statuses = {state.records[i].status for i in state.roots}
+        if not statuses:
+            return None
+        if "running" in statuses:
+            return "running"
+        if any(q.get("status") == "open" for q in state.questions()):
+            return "waiting"
+        return next((s for s in ("failed", "cancelled") if s in statuses), "succeeded")
 
     @property
     def journal_torn(self) -> bool:

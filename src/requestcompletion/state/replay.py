@@ -38,6 +38,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import CoroutineType
 from typing import Any
 
+from ..errors import HumanInputError
+from .answers import answer_problem
 from .info import ExecutionInfo
 from .persistence import encode_value
 from .records import NodeRecord
@@ -90,6 +92,7 @@ class Replay:
     Raises:
         KeyError: an id in `rerun` is not a node of the recorded run, or an id in
             `answers` is not an open question of it.
+        HumanInputError: an answer cannot fit its question's saved JSON schema.
     """
 
     def __init__(self, info: ExecutionInfo, rerun: Iterable[int] = (), answers: Any = None) -> None:
@@ -122,18 +125,31 @@ class Replay:
         """The recorded answers and `answers`, by recorded question id."""
         given = dict(answers or {})
         found: dict[str, Any] = {}
-        open_ids: list[str] = []
-        for extras in self._extras.values():
+        open_ones: dict[str, tuple[int, dict[str, Any]]] = {}
+        for node_id, extras in self._extras.items():
             for question in (extras or {}).get("questions") or ():
                 if question.get("status") == "answered":
                     found[question["id"]] = question.get("answer")
                 else:
-                    open_ids.append(question["id"])
-        unknown = [key for key in given if key not in open_ids]
+                    open_ones[question["id"]] = node_id, question
+        unknown = [key for key in given if key not in open_ones]
         if unknown:
             raise KeyError(
                 f"answers={unknown[0]!r}: run {self.source!r} has no open question with that "
-                f"id; its open questions are {open_ids!r} (see `requestcompletion show "
+                f"id; its open questions are {list(open_ones)!r} (see `requestcompletion show "
+                f"{self.source}`)"
+            )
+        refused = [
+            f"answers[{key!r}] for question {question.get('question')!r} of node "
+            f"{self.old[node_id].name!r}: {problem}"
+            for key, (node_id, question) in open_ones.items()
+            if key in given
+            and (problem := answer_problem(question.get("schema"), given[key])) is not None
+        ]
+        if refused:  # before anything runs: nothing is paid for an answer that cannot fit
+            raise HumanInputError(
+                f"resuming run {self.source!r}: {'; '.join(refused)}. Nothing has run; give "
+                f"answers that fit (each question's schema is in `requestcompletion show "
                 f"{self.source}`)"
             )
         found.update(given)
