@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import SavedRunError
 
-__all__ = ["COLUMNS", "check_document"]
+__all__ = ["COLUMNS", "check_document", "check_extras"]
 
 COLUMNS = (
     "type",
@@ -143,11 +143,44 @@ def _errors(errors: Any, count: int) -> None:
         _need(ok, f"errors[{key!r}]", "an object of type, message and traceback strings", error)
 
 
+def check_extras(extras: dict[int, Any], where: str) -> None:
+    """Raise SavedRunError naming the first `rc.ask` question or recorded model call in
+    a journal's `extras` (by node id) that resuming or a view could not use."""
+    try:
+        for node_id, extra in extras.items():
+            _need(isinstance(extra, dict), f"extras[{node_id!r}]", "an object", extra)
+            _asked(extra, repr(str(node_id)))
+    except _Bad as bad:
+        raise SavedRunError(f"{where!r} is not a well-formed journal: {bad}") from None
+
+
+def _asked(extra: dict[str, Any], key: str) -> None:
+    """The questions and model calls of one node's extras: what replay reads."""
+    questions = _list(extra.get("questions", []), f"extras[{key}].questions")
+    for i, question in enumerate(questions):
+        place = f"extras[{key}].questions[{i}]"
+        _need(isinstance(question, dict), place, "an object", question)
+        for field in ("id", "question"):
+            got = question.get(field)
+            _need(isinstance(got, str), f"{place}.{field}", "a string", got)
+        status = question.get("status")
+        _need(status in ("open", "answered"), f"{place}.status", '"open" or "answered"', status)
+    calls = _list(extra.get("model_calls", []), f"extras[{key}].model_calls")
+    for i, call in enumerate(calls):
+        place = f"extras[{key}].model_calls[{i}]"
+        ok = isinstance(call, dict) and isinstance(call.get("digest"), str)
+        _need(ok and isinstance(call.get("response"), dict), place, _MODEL_CALL, call)
+
+
+_MODEL_CALL = "an object of a digest string and a response object"
+
+
 def _extras(extras: Any, count: int) -> None:
     _need(isinstance(extras, dict), "extras", "an object", extras)
     for key, extra in extras.items():
         _id_key(key, count, "extras")
         _need(isinstance(extra, dict), f"extras[{key!r}]", "an object", extra)
+        _asked(extra, repr(key))
         llm = extra.get("llm")
         if llm is None:
             continue

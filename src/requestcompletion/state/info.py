@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SavedRunError
+from ._validate import check_extras
 from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
 from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
@@ -294,7 +295,9 @@ class ExecutionInfo:
         """
         where = os.fspath(path)
         if where.endswith(".journal"):
-            return cls(*load_journal(path))
+            state, run = load_journal(path)
+            check_extras(state.extras, where)  # its Q, M and E lines, as a file's are
+            return cls(state, run)
         journal = Path(where).with_suffix(".journal")
         if where.endswith(".json") and not os.path.lexists(where) and journal.is_file():
             raise SavedRunError(
