@@ -47,6 +47,7 @@ def summary(info: ExecutionInfo, nodes: int | None = None) -> dict[str, Any]:
     numbers = (int, float)
     duration = end - start if isinstance(start, numbers) and isinstance(end, numbers) else None
     usage = info.usage
+    budget = usage.get("budget")
     return {
         "id": info.run_id,
         "started_at": start if isinstance(start, numbers) else None,
@@ -57,7 +58,19 @@ def summary(info: ExecutionInfo, nodes: int | None = None) -> dict[str, Any]:
         "output_tokens": usage.get("output_tokens") or 0,
         "cost": usage.get("cost"),
         "resumed_from": fields.get("resumed_from"),
+        "open_questions": sum(q["status"] == "open" for q in _questions(info)),
+        # the run's rc.Budget: limits, spent, reserved (a field the page reads defensively)
+        "budget": budget if isinstance(budget, dict) else None,
     }
+
+
+def _questions(info: ExecutionInfo) -> list[dict[str, Any]]:
+    """Every `rc.ask` question of the run with its asking node (loading checked their form)."""
+    return [
+        {"node": node.id, **question}
+        for node in info.nodes
+        for question in (node.extras or {}).get("questions", ())
+    ]
 
 
 def _outcome(fields: dict[str, Any]) -> str:
@@ -140,6 +153,7 @@ def run_model(info: ExecutionInfo) -> dict[str, Any]:
         "names": list(names),
         "nodes": columns,
         "streamed": [[node_id, item] for node_id, item in info.streamed],
+        "questions": _questions(info),
     }
 
 
