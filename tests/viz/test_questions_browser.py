@@ -8,12 +8,13 @@ resumed run says what it resumed and marks replayed nodes; a run under an
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from viz_runs import own_thread, shot
+from viz_runs import HOSTILE, copy_fixture, own_thread, shot
 
 import requestcompletion as rc
 from requestcompletion.context import current_runner
@@ -143,3 +144,27 @@ def test_a_nodes_streamed_items_are_shown_as_text_in_its_detail(
     assert "[object" not in detail.inner_text()  # each item drawn, not a list's toString
     items = detail.locator("pre").all_inner_texts()
     assert "first <i>item</i>" in items and "second" in items
+
+
+def test_odd_budget_and_question_fields_are_shown_as_text(
+    page: Any, viewer: Viewer, runs_dir: Path
+) -> None:
+    saved = json.loads(copy_fixture("simple-v1", runs_dir).read_text())
+    saved["budget"] = {
+        "limits": {"max_<b>x</b>": {"a": 1}, "__proto__": 5, "max_tokens": 9},
+        "spent": {"tokens": 3},
+        "reserved": {"__proto__": 1, "tokens": "<i>2</i>"},
+    }
+    saved["extras"]["0"] = {
+        "questions": [{"id": "0.0", "question": HOSTILE, "status": "open", "schema": {"$x": 1}}]
+    }
+    (runs_dir / "simple-v1.json").write_text(json.dumps(saved))
+    page.goto(viewer.url + "#/run/simple-v1")
+    page.wait_for_selector("#questions")
+    budget = page.locator("#budget").inner_text()
+    assert "tokens 3 of 9 (+<i>2</i> reserved)" in budget
+    assert "__proto__ ? of 5" in budget  # what the file holds, never the prototype's
+    assert HOSTILE.split("\x1b")[0] in page.locator("#questions").inner_text()
+    assert page.locator("#summary b").count() == 2  # the run's id and the questions' heading
+    assert page.locator("#summary i, #summary img, #summary script").count() == 0
+    assert page.evaluate("window.pwned") is None

@@ -258,8 +258,9 @@ function budgetOf(budget) {
   if (!object(budget) || !object(budget.limits)) return null;
   const spent = object(budget.spent) ? budget.spent : {}, reserved = object(budget.reserved) ? budget.reserved : {};
   return el("span", { id: "budget" }, "budget: " + Object.entries(budget.limits).map(([limit, most]) => {
-    const key = limit.replace(/^max_/, ""), held = reserved[key];
-    return `${text(key)} ${text(spent[key] ?? "?")} of ${text(most)}` + (held ? ` (+${text(held)} reserved)` : "");
+    const key = limit.replace(/^max_/, ""), own = (o) => (Object.hasOwn(o, key) ? o[key] : null); // never the prototype's
+    const held = own(reserved);
+    return `${text(key)} ${text(own(spent) ?? "?")} of ${text(most)}` + (held ? ` (+${text(held)} reserved)` : "");
   }).join(", "));
 }
 
