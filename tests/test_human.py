@@ -276,7 +276,7 @@ def test_runs_and_show_list_the_open_questions(
     from requestcompletion.cli import main
 
     async def two() -> list[Any]:
-        return [await rc.ask("first?"), await rc.ask("second one?")]
+        return [await rc.ask("first?"), await rc.ask("second one?", schema=int)]
 
     answers = iter(["fine", DEFER])
     with (
@@ -289,7 +289,7 @@ def test_runs_and_show_list_the_open_questions(
     assert main(["show", "open", "--state-dir", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
     assert "1 open questions (rc.ask), by id:" in shown
-    assert "0.1  two: second one?" in shown
+    assert '0.1  two: second one?  (answer: {"type": "integer"})' in shown  # what fits
     assert "first?" not in shown  # answered: not listed
 
 

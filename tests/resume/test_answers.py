@@ -245,3 +245,22 @@ def test_sigkill_while_waiting_keeps_the_question_in_the_journal(
         result = resumed.run_sync(make_fan(llm_server.base_url))
     assert result.answer == ["ok/1/done", "ok/2/done", "ok/3/done"]
     assert len(llm_server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("answers", "says"),
+    [
+        ("abc", r"takes a mapping of question ids to answers .*not str 'abc'"),
+        (5, r"not int 5"),
+        ([("1.0", 1)], r"not list"),
+        ({1.0: 1}, r"a question id is a string like '1\.0'.*not float"),
+        ({("1", 0): 1}, r"not tuple"),
+    ],
+    ids=repr,
+)
+def test_answers_that_are_not_a_mapping_of_string_ids_are_a_clear_error(
+    llm_server: FakeLLMServer, tmp_path: Path, answers: Any, says: str
+) -> None:
+    saved, _ = waiting_run(llm_server, tmp_path)
+    with pytest.raises(TypeError, match=says):
+        rc.Runner.from_state(saved, answers=answers)

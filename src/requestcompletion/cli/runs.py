@@ -8,6 +8,7 @@ and draw with `rich`, imported here only.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -169,7 +170,9 @@ def show_run(run: str, state_dir: str) -> int:
         console.print(Text(f"{len(waiting)} open questions (rc.ask), by id:", style="cyan"))
         for asker, question in waiting:
             text = f"  {clean(str(question.get('id')))}  {clean(asker)}: "
-            console.print(Text(text + _clip(str(question.get("question")), 200)))
+            schema = question.get("schema")
+            fits = "" if schema is None else f"  (answer: {_clip(json.dumps(schema), 120)})"
+            console.print(Text(text + _clip(str(question.get("question")), 200) + fits))
     return 0
 
 

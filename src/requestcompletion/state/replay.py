@@ -34,7 +34,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import CoroutineType
 from typing import Any
 
@@ -93,6 +93,7 @@ class Replay:
         KeyError: an id in `rerun` is not a node of the recorded run, or an id in
             `answers` is not an open question of it.
         HumanInputError: an answer cannot fit its question's saved JSON schema.
+        TypeError: `answers` is not a mapping of question ids (strings) to answers.
     """
 
     def __init__(self, info: ExecutionInfo, rerun: Iterable[int] = (), answers: Any = None) -> None:
@@ -123,7 +124,19 @@ class Replay:
 
     def _check_answers(self, answers: Any) -> dict[str, Any]:
         """The recorded answers and `answers`, by recorded question id."""
+        if answers is not None and not isinstance(answers, Mapping):
+            raise TypeError(
+                f"Runner.from_state(answers=...) takes a mapping of question ids to answers "
+                f"({{'1.0': 5}}), not {type(answers).__name__} {answers!r:.80}"
+            )
         given = dict(answers or {})
+        odd = next((key for key in given if not isinstance(key, str)), None)
+        if odd is not None:
+            raise TypeError(
+                f"answers={{{odd!r}: ...}}: a question id is a string like {str(odd)!r} "
+                f"(as `requestcompletion show {self.source}` lists them), not "
+                f"{type(odd).__name__}"
+            )
         found: dict[str, Any] = {}
         open_ones: dict[str, tuple[int, dict[str, Any]]] = {}
         for node_id, extras in self._extras.items():
