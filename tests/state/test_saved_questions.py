@@ -1,4 +1,4 @@
-"""A saved run's questions and model calls are checked on load, like every other field.
+"""A saved run's questions and model calls, and a journal's lines, are checked on load.
 
 Resuming reads them (`from_state(answers=)` lists the open questions, replay reads the
 recorded model calls) and so do `runs` and `show`: a file whose questions were not a
@@ -12,11 +12,17 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_load_safe import every_view
 
+import fuzzed_runs
 import requestcompletion as rc
 from requestcompletion.context import current_runner
 from requestcompletion.human import DEFER, Question, QuestionPending
@@ -127,3 +133,52 @@ def test_malformed_questions_in_a_journal_are_a_saved_run_error(
     with path.open("a") as journal:
         journal.write(json.dumps(line) + "\n")
     _refused_everywhere(path, r"extras\['0'\]")
+
+
+@pytest.mark.parametrize(
+    ("kind", "place", "value"),
+    [
+        ("T", 2, ["a name"]),  # the node type's name
+        ("T", 3, {"a": "key"}),  # its key: replay indexes by it
+        ("R", 6, None),  # args
+        ("R", 7, True),  # kwargs
+        ("R", 5, [1]),  # the step
+    ],
+    ids=repr,
+)
+def test_a_journal_line_of_the_wrong_shape_is_a_saved_run_error(
+    tmp_path: Path, waiting: tuple[dict[str, Any], Path], kind: str, place: int, value: Any
+) -> None:
+    rows = [json.loads(line) for line in waiting[1].read_text().splitlines()]
+    row = next(r for r in rows if r[0] == kind)
+    row[place] = value
+    path = tmp_path / "bad.journal"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _refused_everywhere(path, "call 0")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_resuming_a_fuzzed_journal_runs_or_is_a_saved_run_error(
+    waiting: tuple[dict[str, Any], Path], data: st.DataObject
+) -> None:
+    rows = [json.loads(line) for line in waiting[1].read_text().splitlines()]
+    i = data.draw(st.integers(0, len(rows) - 1))
+    place = data.draw(st.sampled_from(fuzzed_runs.paths(rows[i])[1:]))
+    rows[i] = fuzzed_runs.replaced(rows[i], place, data.draw(fuzzed_runs.JSON_VALUES))
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "fuzzed.journal"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        every_view(rc.ExecutionInfo.load(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # it went another way: fine
+            runner = rc.Runner.from_state(
+                path, human=lambda q: 5, save_state=False, logging_setting="NONE"
+            )
+            with runner:
+                runner.run_sync(_asks)
+    except (rc.SavedRunError, KeyError):
+        pass  # refused, with what is wrong and where
+    finally:
+        shutil.rmtree(folder)

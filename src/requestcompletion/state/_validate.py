@@ -14,8 +14,10 @@ import math
 from typing import Any
 
 from ..errors import SavedRunError
+from .records import ErrorInfo, NodeRecord
+from .state import RCState
 
-__all__ = ["COLUMNS", "check_document", "check_extras"]
+__all__ = ["COLUMNS", "check_document", "check_journal"]
 
 COLUMNS = (
     "type",
@@ -143,15 +145,35 @@ def _errors(errors: Any, count: int) -> None:
         _need(ok, f"errors[{key!r}]", "an object of type, message and traceback strings", error)
 
 
-def check_extras(extras: dict[int, Any], where: str) -> None:
-    """Raise SavedRunError naming the first `rc.ask` question or recorded model call in
-    a journal's `extras` (by node id) that resuming or a view could not use."""
+def check_journal(state: RCState, where: str) -> None:
+    """Raise SavedRunError naming the first thing in the run a journal was read into
+    that resuming or a view could not use: the checks a saved file gets, applied to
+    what the journal's lines built (they are read without them)."""
     try:
-        for node_id, extra in extras.items():
+        for record in state.records:
+            _journal_record(record)
+        for node_id, extra in state.extras.items():
             _need(isinstance(extra, dict), f"extras[{node_id!r}]", "an object", extra)
             _asked(extra, repr(str(node_id)))
     except _Bad as bad:
         raise SavedRunError(f"{where!r} is not a well-formed journal: {bad}") from None
+
+
+def _journal_record(record: NodeRecord) -> None:
+    place = f"call {record.id}"
+    for field in ("name", "key"):
+        got = getattr(record.spec, field, None)
+        _need(isinstance(got, str), f"{place}: its type's {field}", "a string", got)
+    _need(isinstance(record.args, tuple), f"{place}: its args", "a list", record.args)
+    kwargs = record.kwargs
+    _need(kwargs is None or isinstance(kwargs, dict), f"{place}: its kwargs", "an object", kwargs)
+    _integer(record.start_step, f"{place}: its step")
+    if record.end_step is not None:
+        _integer(record.end_step, f"{place}: its end step")
+    error = record.error
+    if isinstance(error, ErrorInfo):
+        ok = all(isinstance(f, str) for f in (error.type, error.message, error.traceback))
+        _need(ok, f"{place}: its error", "type, message and traceback strings", error.type)
 
 
 def _asked(extra: dict[str, Any], key: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SavedRunError
-from ._validate import check_extras
+from ._validate import check_journal
 from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
 from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
@@ -296,7 +296,7 @@ class ExecutionInfo:
         where = os.fspath(path)
         if where.endswith(".journal"):
             state, run = load_journal(path)
-            check_extras(state.extras, where)  # its Q, M and E lines, as a file's are
+            check_journal(state, where)  # its lines are read unchecked
             return cls(state, run)
         journal = Path(where).with_suffix(".journal")
         if where.endswith(".json") and not os.path.lexists(where) and journal.is_file():
