@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._text import escape_controls as clean
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
+from ..state.persistence import inside_folder as _inside
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -95,18 +96,6 @@ def list_runs(state_dir: str) -> int:
         console.print(Text(f"unreadable {clean(name)}: {clean(reason)}", style="dim"))
     console.print("Look at one with: requestcompletion show <run id>")
     return 0
-
-
-def _inside(path: Path, folder: Path) -> Path:
-    """`path` if it resolves inside `folder`: a symlink out of the state folder is not followed."""
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(folder.resolve()):
-            raise SavedRunError(
-                f"{os.fspath(path)!r} is a symlink to {os.fspath(target)!r}, outside the state "
-                f"folder; not followed (give its path to `show` to read it anyway)"
-            )
-    return path
 
 
 def find_run(run: str, state_dir: str) -> Path:
