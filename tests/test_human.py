@@ -339,3 +339,24 @@ def test_the_live_outcome_says_how_the_requests_so_far_ended() -> None:
         with pytest.raises(ValueError, match="no"):
             failing.run_sync(fail)
         assert failing.info.outcome == "failed"
+
+
+async def test_a_top_level_batch_stops_at_its_open_questions_and_resumes_with_answers(
+    tmp_path: Path,
+) -> None:
+    async def branch(i: int) -> int:
+        answer: int = await rc.ask(f"how many for {i}?", schema=int)
+        return answer * 10
+
+    quiet: dict[str, Any] = {"state_dir": tmp_path, "logging_setting": "NONE"}
+    async with rc.Runner(run_identifier="top", **quiet):
+        with pytest.raises(QuestionPending):  # raised, never two QuestionPending values
+            await rc.batch(branch, range(2))
+    waiting = rc.ExecutionInfo.load(tmp_path / "top.json")
+    assert waiting.outcome == "waiting"
+    open_ids = [q["id"] for n in waiting.nodes for q in (n.extras or {}).get("questions", ())]
+    resumed = rc.Runner.from_state(
+        tmp_path / "top.json", answers=dict(zip(open_ids, [1, 2], strict=True)), **quiet
+    )
+    async with resumed:
+        assert await rc.batch(branch, range(2)) == [10, 20]
