@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 import requestcompletion as rc
 from fake_llm_server import API_KEY, FakeLLMServer
@@ -264,3 +265,59 @@ def test_answers_that_are_not_a_mapping_of_string_ids_are_a_clear_error(
     saved, _ = waiting_run(llm_server, tmp_path)
     with pytest.raises(TypeError, match=says):
         rc.Runner.from_state(saved, answers=answers)
+
+
+class Order(BaseModel):
+    city: str
+    count: int = 1
+
+
+async def _when_and_what() -> str:
+    when = await rc.ask("when?", schema=datetime.datetime)
+    order = await rc.ask("what?", schema=Order)
+    return f"{when.isoformat()} {order.city} x{order.count}"
+
+
+def test_answers_recorded_as_objects_are_given_back_on_every_later_resume(
+    tmp_path: Path,
+) -> None:
+    quiet: dict[str, Any] = {"state_dir": tmp_path, "logging_setting": "NONE"}
+    first = rc.Runner(run_identifier="first", **quiet)
+    with first, pytest.raises(QuestionPending):
+        first.run_sync(_when_and_what)
+    second = rc.Runner.from_state(
+        tmp_path / "first.json",
+        answers={"0.0": "2030-01-02T03:04:05"},
+        run_identifier="second",
+        **quiet,
+    )
+    with second, pytest.raises(QuestionPending, match=r"'0\.1'"):
+        second.run_sync(_when_and_what)  # the date is answered, now as JSON data
+    saved = rc.ExecutionInfo.load(tmp_path / "second.json")
+    [asked] = [n.extras["questions"] for n in saved.nodes if n.extras]
+    assert asked[0]["answer"] == "2030-01-02T03:04:05"  # not a repr: it can be read back
+    third = rc.Runner.from_state(
+        tmp_path / "second.json", answers={"0.1": {"city": "Oslo"}}, run_identifier="third", **quiet
+    )
+    with third:
+        assert third.run_sync(_when_and_what).answer == "2030-01-02T03:04:05 Oslo x1"
+    fourth = rc.Runner.from_state(tmp_path / "third.json", run_identifier="fourth", **quiet)
+    with fourth:  # the model answer, recorded as its fields, is read back too
+        assert fourth.run_sync(_when_and_what).answer == "2030-01-02T03:04:05 Oslo x1"
+
+
+def test_an_answer_recorded_only_as_a_repr_is_asked_again(tmp_path: Path) -> None:
+    quiet: dict[str, Any] = {"state_dir": tmp_path, "logging_setting": "NONE"}
+    runner = rc.Runner(human=lambda q: float("nan"), run_identifier="nan", **quiet)
+    with runner:
+
+        async def ratio() -> float:
+            answer: float = await rc.ask("ratio?", schema=float)
+            return answer
+
+        runner.run_sync(ratio)
+    [entry] = rc.ExecutionInfo.load(tmp_path / "nan.json").nodes[0].extras["questions"]
+    assert entry["answer"] == {"$type": "float", "$repr": "nan"}
+    again = rc.Runner.from_state(tmp_path / "nan.json", human=lambda q: 0.5, **quiet)
+    with again:  # the human is asked again: a repr cannot be given back
+        assert again.run_sync(ratio).answer == 0.5

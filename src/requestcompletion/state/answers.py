@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-__all__ = ["answer_problem", "validate"]
+__all__ = ["answer_problem", "as_data", "validate"]
 
 
 def validate(schema: Any, answer: Any) -> Any:
@@ -40,6 +40,20 @@ def validate(schema: Any, answer: Any) -> Any:
     except pydantic.ValidationError as error:
         problems = "; ".join(f"{e['msg']}" for e in error.errors())
         raise ValueError(f"the answer {answer!r} does not fit: {problems}") from None
+
+
+def as_data(schema: Any, answer: Any) -> Any:
+    """A validated `answer` as JSON data that `validate(schema, ...)` reads back into it
+    (what a saved run records); `answer` itself if there is no schema or no such form."""
+    if schema is None:
+        return answer
+    import pydantic
+    from pydantic_core import PydanticSerializationError
+
+    try:
+        return pydantic.TypeAdapter(schema).dump_python(answer, mode="json")
+    except (PydanticSerializationError, TypeError, ValueError):
+        return answer  # saved as the file saves any value
 
 
 def answer_problem(json_schema: Any, answer: Any) -> str | None:

@@ -141,8 +141,9 @@ class Replay:
         open_ones: dict[str, tuple[int, dict[str, Any]]] = {}
         for node_id, extras in self._extras.items():
             for question in (extras or {}).get("questions") or ():
-                if question.get("status") == "answered":
-                    found[question["id"]] = question.get("answer")
+                recorded = _recorded_answer(question)
+                if recorded:
+                    found[question["id"]] = recorded[0]
                 else:
                     open_ones[question["id"]] = node_id, question
         unknown = [key for key in given if key not in open_ones]
@@ -166,17 +167,19 @@ class Replay:
                 f"{self.source}`)"
             )
         found.update(given)
+        self.given = set(given)  # the ids `answers` named (the rest were recorded)
         return found
 
-    def answer(self, record: NodeRecord, k: int) -> tuple[str, Any] | None:
-        """(recorded question id, answer) for the k-th question of live node `record`."""
+    def answer(self, record: NodeRecord, k: int) -> tuple[str, Any, bool] | None:
+        """(recorded question id, answer, whether `answers` gave it rather than the
+        recorded run) for the k-th question of live node `record`."""
         old = self.matched.get(record.id)
         if old is None:
             return None
         question_id = f"{old.id}.{k}"
         if question_id not in self.answers:
             return None
-        return question_id, self.answers[question_id]
+        return question_id, self.answers[question_id], question_id in self.given
 
     def _check_rerun(self, rerun: Iterable[int]) -> set[int]:
         if isinstance(rerun, str | int):
@@ -324,6 +327,23 @@ class Replay:
             RuntimeWarning,
             stacklevel=2,
         )
+
+
+def _recorded_answer(question: dict[str, Any]) -> tuple[Any] | tuple[()]:
+    """(the answer,) a recorded question can be given again; () to ask it again.
+
+    Answers are recorded as their schema's JSON data, but a saved run may hold one
+    as a tagged value: with its fields (an older run's model or set), they are
+    validated back into the schema; kept only as a repr (NaN, an object with no
+    schema), it cannot be given back, so the question is asked again, like an
+    open one.
+    """
+    if question.get("status") != "answered":
+        return ()
+    answer = question.get("answer")
+    if isinstance(answer, dict) and "$type" in answer and "$value" in answer:
+        answer = answer["$value"]
+    return (answer,) if _rebuildable(answer) else ()
 
 
 def _rebuildable(value: Any) -> bool:
