@@ -17,8 +17,8 @@ import pytest
 from viz_runs import HOSTILE, copy_fixture, own_thread, shot
 
 import requestcompletion as rc
-from requestcompletion.context import current_runner
-from requestcompletion.human import DEFER, Question, QuestionPending
+from helpers import copying_journal_while_waiting
+from requestcompletion.human import QuestionPending
 from requestcompletion.testing import ScriptedModel
 from requestcompletion.viz import Viewer
 
@@ -61,13 +61,7 @@ def make_waiting_and_resumed(folder: Path) -> dict[str, str]:
     journal_copy = folder / "journal" / "live.journal"
     journal_copy.parent.mkdir()
 
-    async def human(question: Question) -> Any:
-        runner = current_runner.get()
-        assert runner is not None and runner.state.journal is not None
-        await runner.state.journal.barrier()
-        shutil.copy(folder / "live.journal", journal_copy)
-        return DEFER
-
+    human = copying_journal_while_waiting(folder / "live.journal", journal_copy)
     live = rc.Runner(human=human, run_identifier="live", state_dir=folder, logging_setting="NONE")
     with live, pytest.raises(QuestionPending):
         live.run_sync(_refund, "order 7")
