@@ -360,3 +360,33 @@ async def test_a_top_level_batch_stops_at_its_open_questions_and_resumes_with_an
     )
     async with resumed:
         assert await rc.batch(branch, range(2)) == [10, 20]
+
+
+@pytest.mark.parametrize("end_on_error", [False, True])
+def test_a_question_left_open_is_no_error_for_end_on_error_so_every_branch_asks(
+    tmp_path: Path, end_on_error: bool
+) -> None:
+    asked = [asyncio.Event() for _ in range(3)]
+
+    def human(question: Question) -> Any:
+        asked[int(question.text.split()[1].rstrip("?"))].set()
+        return DEFER
+
+    async def branch(i: int) -> Any:
+        if i:  # ask only once the branch before has left its question open
+            await asked[i - 1].wait()
+        return await rc.ask(f"question {i}?")
+
+    async def fan() -> list[Any]:
+        return await rc.batch(branch, range(3))
+
+    runner = rc.Runner(
+        human=human, end_on_error=end_on_error, state_dir=tmp_path, run_identifier="eoe"
+    )
+    with runner, pytest.raises(QuestionPending):
+        runner.run_sync(fan)
+    saved = rc.ExecutionInfo.load(tmp_path / "eoe.json")
+    assert saved.outcome == "waiting"
+    assert [n.status for n in saved.nodes] == ["failed"] * 4  # none was cancelled
+    questions = [q["id"] for n in saved.nodes for q in (n.extras or {}).get("questions", ())]
+    assert questions == ["1.0", "2.0", "3.0"]  # all answered together on resume

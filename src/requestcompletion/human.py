@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from .context import current_node, current_runner, loop_running
-from .errors import ContextError, HumanInputError
+from .errors import ContextError, HumanInputError, QuestionPending
 from .state.answers import as_data, validate
 
 if TYPE_CHECKING:
@@ -70,18 +70,6 @@ class Question:
     schema: Any = None
     node: str | None = None
     problem: str | None = None
-
-
-class QuestionPending(BaseException):  # a signal, like CancelledError: not an Exception
-    """The question has no answer yet: the asking node stops and the run ends waiting.
-
-    Attributes:
-        question_id: the open question's id.
-    """
-
-    def __init__(self, message: str, question_id: str) -> None:
-        super().__init__(message)
-        self.question_id = question_id
 
 
 async def ask(question: str, *, schema: Any = None) -> Any:
