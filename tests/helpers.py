@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from requestcompletion.context import current_runner
+from requestcompletion.human import DEFER
 from requestcompletion.pubsub.delivery import THREAD_NAME as DELIVERY_THREAD
 from requestcompletion.state._journal_writer import THREAD_NAME as JOURNAL_THREAD
 
@@ -75,3 +79,18 @@ def signal_when_ready(
             process.kill()
             process.communicate()
     return subprocess.CompletedProcess(process.args, process.returncode, ready + out, err)
+
+
+def copying_journal_while_waiting(journal: Path, copy: Path) -> Any:
+    """A human handler that leaves every question open, first copying the run's
+    `journal` (flushed up to the question) to `copy`: the journal a process that
+    died waiting would leave."""
+
+    async def human(question: Any) -> Any:
+        runner = current_runner.get()
+        assert runner is not None and runner.state.journal is not None
+        await runner.state.journal.barrier()
+        shutil.copy(journal, copy)
+        return DEFER
+
+    return human

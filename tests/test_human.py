@@ -276,7 +276,7 @@ def test_runs_and_show_list_the_open_questions(
     from requestcompletion.cli import main
 
     async def two() -> list[Any]:
-        return [await rc.ask("first?"), await rc.ask("second one?")]
+        return [await rc.ask("first?"), await rc.ask("second one?", schema=int)]
 
     answers = iter(["fine", DEFER])
     with (
@@ -289,5 +289,104 @@ def test_runs_and_show_list_the_open_questions(
     assert main(["show", "open", "--state-dir", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
     assert "1 open questions (rc.ask), by id:" in shown
-    assert "0.1  two: second one?" in shown
+    assert '0.1  two: second one?  (answer: {"type": "integer"})' in shown  # what fits
     assert "first?" not in shown  # answered: not listed
+
+
+def test_answers_that_never_fit_stop_a_batch_instead_of_being_a_branch_value(
+    tmp_path: Path,
+) -> None:
+    async def branch(i: int) -> int:
+        answer: int = await rc.ask(f"how many for {i}?", schema=int)
+        return answer
+
+    async def fan() -> list[Any]:
+        return list(await rc.batch(branch, range(2)))
+
+    runner = rc.Runner(
+        human=lambda q: "lots", state_dir=tmp_path, run_identifier="r", logging_setting="NONE"
+    )
+    with runner, pytest.raises(rc.HumanInputError, match=r"'lots'"):
+        runner.run_sync(fan)
+    info = rc.ExecutionInfo.load(tmp_path / "r.json")
+    assert [n.status for n in info.nodes] == ["failed", "failed", "failed"]
+    assert info.outcome == "waiting"  # its questions are still open: resume with answers
+
+
+def test_the_live_outcome_says_how_the_requests_so_far_ended() -> None:
+    seen: list[str | None] = []
+
+    async def look() -> str:
+        seen.append(runner.info.outcome)
+        return "ok"
+
+    async def ask() -> Any:
+        return await rc.ask("anyone?")
+
+    async def fail() -> None:
+        raise ValueError("no")
+
+    runner = rc.Runner(save_state=False, logging_setting="NONE")
+    with runner:
+        assert runner.info.outcome is None  # nothing asked of it yet
+        assert runner.run_sync(look).outcome == "succeeded"
+        assert seen == ["running"]
+        with pytest.raises(QuestionPending):
+            runner.run_sync(ask)
+        assert runner.info.outcome == "waiting"
+    assert runner.info.outcome == "waiting"
+    with rc.Runner(save_state=False, logging_setting="NONE") as failing:
+        with pytest.raises(ValueError, match="no"):
+            failing.run_sync(fail)
+        assert failing.info.outcome == "failed"
+
+
+async def test_a_top_level_batch_stops_at_its_open_questions_and_resumes_with_answers(
+    tmp_path: Path,
+) -> None:
+    async def branch(i: int) -> int:
+        answer: int = await rc.ask(f"how many for {i}?", schema=int)
+        return answer * 10
+
+    quiet: dict[str, Any] = {"state_dir": tmp_path, "logging_setting": "NONE"}
+    async with rc.Runner(run_identifier="top", **quiet):
+        with pytest.raises(QuestionPending):  # raised, never two QuestionPending values
+            await rc.batch(branch, range(2))
+    waiting = rc.ExecutionInfo.load(tmp_path / "top.json")
+    assert waiting.outcome == "waiting"
+    open_ids = [q["id"] for n in waiting.nodes for q in (n.extras or {}).get("questions", ())]
+    resumed = rc.Runner.from_state(
+        tmp_path / "top.json", answers=dict(zip(open_ids, [1, 2], strict=True)), **quiet
+    )
+    async with resumed:
+        assert await rc.batch(branch, range(2)) == [10, 20]
+
+
+@pytest.mark.parametrize("end_on_error", [False, True])
+def test_a_question_left_open_is_no_error_for_end_on_error_so_every_branch_asks(
+    tmp_path: Path, end_on_error: bool
+) -> None:
+    asked = [asyncio.Event() for _ in range(3)]
+
+    def human(question: Question) -> Any:
+        asked[int(question.text.split()[1].rstrip("?"))].set()
+        return DEFER
+
+    async def branch(i: int) -> Any:
+        if i:  # ask only once the branch before has left its question open
+            await asked[i - 1].wait()
+        return await rc.ask(f"question {i}?")
+
+    async def fan() -> list[Any]:
+        return await rc.batch(branch, range(3))
+
+    runner = rc.Runner(
+        human=human, end_on_error=end_on_error, state_dir=tmp_path, run_identifier="eoe"
+    )
+    with runner, pytest.raises(QuestionPending):
+        runner.run_sync(fan)
+    saved = rc.ExecutionInfo.load(tmp_path / "eoe.json")
+    assert saved.outcome == "waiting"
+    assert [n.status for n in saved.nodes] == ["failed"] * 4  # none was cancelled
+    questions = [q["id"] for n in saved.nodes for q in (n.extras or {}).get("questions", ())]
+    assert questions == ["1.0", "2.0", "3.0"]  # all answered together on resume

@@ -31,6 +31,11 @@
             ├── TurnLimitError       an agent asked its model `max_turns` times with no answer
             └── StructuredOutputError the reply did not match the output schema, even after repair
 
+Outside the tree: `rc.human.QuestionPending`, a `BaseException` (like
+`CancelledError`): not a failure but a question left open, which ends the run
+`waiting`. It is defined here, exported from `rc.human`, so that the execution
+layer can tell it from a node's failure.
+
 Misuse errors also derive from the builtin a caller would naturally catch
 (`ValueError`, `TypeError`, `RuntimeError`), so `except ValueError` around a bad
 config still works.
@@ -304,3 +309,15 @@ class StructuredOutputError(LLMError):
         super().__init__(message)
         self.raw = raw
         self.history = history
+
+
+class QuestionPending(BaseException):  # a signal, like CancelledError: not an Exception
+    """The question has no answer yet: the asking node stops and the run ends waiting.
+
+    Attributes:
+        question_id: the open question's id.
+    """
+
+    def __init__(self, message: str, question_id: str) -> None:
+        super().__init__(message)
+        self.question_id = question_id

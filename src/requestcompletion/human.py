@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from .context import current_node, current_runner, loop_running
-from .errors import ContextError, HumanInputError
+from .errors import ContextError, HumanInputError, QuestionPending
+from .state.answers import as_data, validate
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -69,18 +70,6 @@ class Question:
     schema: Any = None
     node: str | None = None
     problem: str | None = None
-
-
-class QuestionPending(BaseException):  # a signal, like CancelledError: not an Exception
-    """The question has no answer yet: the asking node stops and the run ends waiting.
-
-    Attributes:
-        question_id: the open question's id.
-    """
-
-    def __init__(self, message: str, question_id: str) -> None:
-        super().__init__(message)
-        self.question_id = question_id
 
 
 async def ask(question: str, *, schema: Any = None) -> Any:
@@ -171,24 +160,29 @@ async def _ask(runner: Runner, record: NodeRecord, text: str, schema: Any) -> An
     return _answered(runner, entry, asked, answer)
 
 
-def _given(given: tuple[str, Any], asked: Question, record: NodeRecord, schema: Any) -> Any:
-    """The answer a resumed run was given (`Runner.from_state(answers=)`), validated."""
-    recorded_id, answer = given
+def _given(given: tuple[str, Any, bool], asked: Question, record: NodeRecord, schema: Any) -> Any:
+    """The answer a resumed run was given (`Runner.from_state(answers=)`) or had
+    recorded, validated."""
+    recorded_id, answer, by_user = given
     try:
         return validate(schema, answer)
     except ValueError as error:
+        recorded = f"the answer recorded for {recorded_id!r}"
+        source = f"answers[{recorded_id!r}]" if by_user else recorded
         raise HumanInputError(
-            f"answers[{recorded_id!r}] for question {asked.text!r} of node "
-            f"{record.spec.name!r} (now question {asked.id!r}): {error}; resume again "
-            f"with an answer that fits"
+            f"{source} for question {asked.text!r} of node {record.spec.name!r} (now "
+            f"question {asked.id!r}): {error}; resume again with an answer that fits"
         ) from None
 
 
 def _answered(runner: Runner, entry: dict[str, Any], asked: Question, answer: Any) -> Any:
-    entry.update(status="answered", answer=answer)
+    # recorded as the schema's JSON data (a date as text, a model as its fields), so a
+    # resumed run can validate it back into the schema: a repr could not be
+    recorded = as_data(asked.schema, answer)
+    entry.update(status="answered", answer=recorded)
     journal = runner.state.journal
     if journal is not None:
-        journal.add(("A", asked.id, answer))
+        journal.add(("A", asked.id, recorded))
     return answer
 
 
@@ -200,29 +194,6 @@ def _schema_text(schema: Any) -> Any:
         return output_json_schema(schema)
     except Exception:  # a schema pydantic cannot express is still shown by name
         return getattr(schema, "__name__", repr(schema))
-
-
-def validate(schema: Any, answer: Any) -> Any:
-    """`answer` as `schema` (text is read as JSON first); None: unchanged.
-
-    Raises:
-        ValueError: it does not fit.
-    """
-    if schema is None:
-        return answer
-    import pydantic
-
-    adapter = pydantic.TypeAdapter(schema)
-    if isinstance(answer, str):
-        try:
-            return adapter.validate_json(answer)
-        except pydantic.ValidationError:
-            pass
-    try:
-        return adapter.validate_python(answer)
-    except pydantic.ValidationError as error:
-        problems = "; ".join(f"{e['msg']}" for e in error.errors())
-        raise ValueError(f"the answer {answer!r} does not fit: {problems}") from None
 
 
 def terminal(

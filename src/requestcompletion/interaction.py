@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine, Generato
 from typing import Any, ParamSpec, TypeVar, overload
 
 from .context import active_host, current_host, current_node, current_runner, loop_running
-from .errors import ContextError, NodeCreationError
+from .errors import ContextError, HumanInputError, NodeCreationError
 from .execution.control import Interrupt, carried
 from .execution.coordinator import Coordinator
 from .execution.strategies.threads import lending_slot
+from .human import QuestionPending
 from .nodes.base import Node
 from .runner import Runner, request, request_sync
 from .state.records import NodeRecord
@@ -117,10 +118,14 @@ async def batch(
     in a task of its own (from Python 3.12 an eager one: a call runs at once up
     to its first real wait). With `return_exceptions=True` (the default) a failed
     call puts its exception in its slot; with False the first failure cancels
-    the other calls and is raised. Cancelling the batch cancels every call.
+    the other calls and is raised. Cancelling the batch cancels every call. A
+    call stopped at an `rc.ask` (an open question, or an answer that does not fit)
+    is never a value: once every call has asked, that stops the batch too.
 
     Raises:
         ValueError: the iterables have different lengths.
+        QuestionPending: a call's question is open (the run ends waiting).
+        HumanInputError: a call's answer did not fit its question's schema.
     """
     # a list: uneven input fails here, before any call starts
     calls = [(node, args, None) for args in zip(*iterables, strict=True)]
@@ -153,7 +158,7 @@ async def call_all(
         else:
             interrupted = next((r for r in results if isinstance(r, Interrupt)), None)
             if interrupted is None:
-                return list(results)
+                return _unless_stopped_at_an_ask(list(results))
             stop = interrupted.error
         raise stop
     # Spawning allocates a few objects per call that all stay alive until the
@@ -227,14 +232,25 @@ def _start_all(
             if tasks:
                 await asyncio.wait(tasks)
             raise
-        # an rc.ask left open (QuestionPending) pauses the caller too, once every
-        # call of the batch has asked what it had to ask
-        paused = next((r for r in results if type(r).__name__ == "QuestionPending"), None)
-        if paused is not None:
-            raise paused
-        return results
+        return _unless_stopped_at_an_ask(results)
 
     return outcomes()
+
+
+def _unless_stopped_at_an_ask(results: list[Any]) -> list[Any]:
+    """`results`, or raise what stopped a call at an `rc.ask`.
+
+    That is about the human's input, not the call's code: an answer that does not
+    fit its schema, or a question left open. So it stops the batch's caller too
+    (once every call has asked what it had to ask) rather than being a value: a
+    caller that succeeded with such a value would end the run as if answered, and
+    a resumed run would replay it instead of asking again.
+    """
+    for stop in (HumanInputError, QuestionPending):
+        stopped = next((r for r in results if isinstance(r, stop)), None)
+        if stopped is not None:
+            raise stopped
+    return results
 
 
 def _discard(coordinator: Coordinator, records: list[NodeRecord | BaseException]) -> None:

@@ -381,7 +381,9 @@ class Runner:
             SavedRunError: the file is missing, corrupt or from a newer schema version.
             KeyError: `rerun` names an id the saved run does not have, or `answers`
                 one that is not an open question of it (the message lists them).
-            HumanInputError: (at the ask) an answer does not fit its question's schema.
+            HumanInputError: an answer cannot fit its question's saved JSON schema (or,
+                at the ask, the node's own type).
+            TypeError: `answers` is not a mapping of question ids (strings) to answers.
         """
         replay = Replay(load_saved(saved), rerun, answers)
         runner = cls(**overrides)

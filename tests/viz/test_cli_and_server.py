@@ -132,3 +132,24 @@ def test_a_run_id_saved_twice_is_listed_and_served_once_per_file(runs_dir: Path)
         assert {e["run_id"] for e in listing} == {"simple-v1"}
         status, _, body = _get(viewer.url, "/api/runs/simple-v1.2")
         assert status == 200 and json.loads(body)["summary"]["id"] == "simple-v1"
+
+
+def test_a_symlink_out_of_the_state_folder_is_listed_as_not_followed_and_never_served(
+    runs_dir: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    secret = copy_fixture("simple-v1", elsewhere)
+    (runs_dir / "leak.json").symlink_to(secret)
+    (runs_dir / "zero.json").symlink_to("/dev/zero")
+    inside = copy_fixture("cli-failed-v1", runs_dir)
+    (runs_dir / "alias.json").symlink_to(inside)  # a link that stays inside is read
+    with Viewer(runs_dir) as viewer:
+        status, _, body = _get(viewer.url, "/api/runs")
+        listing = {entry["id"]: entry for entry in json.loads(body)}
+        for name in ("leak", "zero"):
+            assert "outside the state folder; not followed" in listing[name]["unreadable"]
+            status, _, body = _get(viewer.url, f"/api/runs/{name}")
+            assert status == 422 and b"not followed" in body
+        assert "unreadable" not in listing["alias"]
+        assert _get(viewer.url, "/api/runs/alias")[0] == 200

@@ -8,6 +8,7 @@ and draw with `rich`, imported here only.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._text import escape_controls as clean
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
+from ..state.persistence import inside_folder as _inside
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,18 +98,6 @@ def list_runs(state_dir: str) -> int:
     return 0
 
 
-def _inside(path: Path, folder: Path) -> Path:
-    """`path` if it resolves inside `folder`: a symlink out of the state folder is not followed."""
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(folder.resolve()):
-            raise SavedRunError(
-                f"{os.fspath(path)!r} is a symlink to {os.fspath(target)!r}, outside the state "
-                f"folder; not followed (give its path to `show` to read it anyway)"
-            )
-    return path
-
-
 def find_run(run: str, state_dir: str) -> Path:
     """The file of `run`: a path to a file, a run id, or a unique start of a run id.
 
@@ -169,7 +159,9 @@ def show_run(run: str, state_dir: str) -> int:
         console.print(Text(f"{len(waiting)} open questions (rc.ask), by id:", style="cyan"))
         for asker, question in waiting:
             text = f"  {clean(str(question.get('id')))}  {clean(asker)}: "
-            console.print(Text(text + _clip(str(question.get("question")), 200)))
+            schema = question.get("schema")
+            fits = "" if schema is None else f"  (answer: {_clip(json.dumps(schema), 120)})"
+            console.print(Text(text + _clip(str(question.get("question")), 200) + fits))
     return 0
 
 

@@ -33,6 +33,7 @@ from ..errors import (
     NodeCancelledError,
     NodeCreationError,
     NodeTimeoutError,
+    QuestionPending,
 )
 from ..nodes.base import spec_of
 from ..state.persistence import SavedType
@@ -230,7 +231,9 @@ class Coordinator:
                 self._stop_run(record, stop)
                 raise asyncio.CancelledError from None  # never out of a task: see Interrupt
             self.state.fail(record, error)
-            if self.end_on_error or isinstance(error, FatalError):
+            # an open rc.ask question is no error: siblings go on and ask theirs too
+            ends = self.end_on_error and not isinstance(error, QuestionPending)
+            if ends or isinstance(error, FatalError):
                 self.control.end_run(error)
             raise
         finally:

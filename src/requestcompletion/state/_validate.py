@@ -14,8 +14,10 @@ import math
 from typing import Any
 
 from ..errors import SavedRunError
+from .records import ErrorInfo, NodeRecord
+from .state import RCState
 
-__all__ = ["COLUMNS", "check_document"]
+__all__ = ["COLUMNS", "check_document", "check_journal"]
 
 COLUMNS = (
     "type",
@@ -145,11 +147,64 @@ def _errors(errors: Any, count: int) -> None:
         _need(ok, f"errors[{key!r}]", "an object of type, message and traceback strings", error)
 
 
+def check_journal(state: RCState, where: str) -> None:
+    """Raise SavedRunError naming the first thing in the run a journal was read into
+    that resuming or a view could not use: the checks a saved file gets, applied to
+    what the journal's lines built (they are read without them)."""
+    try:
+        for record in state.records:
+            _journal_record(record)
+        for node_id, extra in state.extras.items():
+            _need(isinstance(extra, dict), f"extras[{node_id!r}]", "an object", extra)
+            _asked(extra, repr(str(node_id)))
+    except _Bad as bad:
+        raise SavedRunError(f"{where!r} is not a well-formed journal: {bad}") from None
+
+
+def _journal_record(record: NodeRecord) -> None:
+    place = f"call {record.id}"
+    for field in ("name", "key"):
+        got = getattr(record.spec, field, None)
+        _need(isinstance(got, str), f"{place}: its type's {field}", "a string", got)
+    _need(isinstance(record.args, tuple), f"{place}: its args", "a list", record.args)
+    kwargs = record.kwargs
+    _need(kwargs is None or isinstance(kwargs, dict), f"{place}: its kwargs", "an object", kwargs)
+    _integer(record.start_step, f"{place}: its step")
+    if record.end_step is not None:
+        _integer(record.end_step, f"{place}: its end step")
+    error = record.error
+    if isinstance(error, ErrorInfo):
+        ok = all(isinstance(f, str) for f in (error.type, error.message, error.traceback))
+        _need(ok, f"{place}: its error", "type, message and traceback strings", error.type)
+
+
+def _asked(extra: dict[str, Any], key: str) -> None:
+    """The questions and model calls of one node's extras: what replay reads."""
+    questions = _list(extra.get("questions", []), f"extras[{key}].questions")
+    for i, question in enumerate(questions):
+        place = f"extras[{key}].questions[{i}]"
+        _need(isinstance(question, dict), place, "an object", question)
+        for field in ("id", "question"):
+            got = question.get(field)
+            _need(isinstance(got, str), f"{place}.{field}", "a string", got)
+        status = question.get("status")
+        _need(status in ("open", "answered"), f"{place}.status", '"open" or "answered"', status)
+    calls = _list(extra.get("model_calls", []), f"extras[{key}].model_calls")
+    for i, call in enumerate(calls):
+        place = f"extras[{key}].model_calls[{i}]"
+        ok = isinstance(call, dict) and isinstance(call.get("digest"), str)
+        _need(ok and isinstance(call.get("response"), dict), place, _MODEL_CALL, call)
+
+
+_MODEL_CALL = "an object of a digest string and a response object"
+
+
 def _extras(extras: Any, count: int) -> None:
     _need(isinstance(extras, dict), "extras", "an object", extras)
     for key, extra in extras.items():
         _id_key(key, count, "extras")
         _need(isinstance(extra, dict), f"extras[{key!r}]", "an object", extra)
+        _asked(extra, repr(key))
         llm = extra.get("llm")
         if llm is None:
             continue

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SavedRunError
+from ._validate import check_journal
 from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
 from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp, kind_of
@@ -88,9 +89,26 @@ class ExecutionInfo:
 
     @property
     def outcome(self) -> str | None:
-        """ "succeeded", "failed", "timeout" or "cancelled" once the run closed, else None;
-        "interrupted" for a run loaded from the journal of a process that died."""
-        return self._run.get("outcome")
+        """How the run ended: "succeeded", "failed", "timeout", "cancelled" or "waiting"
+        (an `rc.ask` question is open) once it closed; "interrupted" for a run loaded
+        from the journal of a process that died.
+
+        While the runner is open: "running" while a top-level request runs, else how
+        its requests so far ended (as above, but a timeout shows as "failed" until
+        the run closes); None before the first request.
+        """
+        closed = self._run.get("outcome")
+        if closed is not None:
+            return closed  # type: ignore[no-any-return]
+        state = self._state
+        statuses = {state.records[i].status for i in state.roots}
+        if not statuses:
+            return None
+        if "running" in statuses:
+            return "running"
+        if any(q.get("status") == "open" for q in state.questions()):
+            return "waiting"
+        return next((s for s in ("failed", "cancelled") if s in statuses), "succeeded")
 
     @property
     def journal_torn(self) -> bool:
@@ -278,7 +296,9 @@ class ExecutionInfo:
         """
         where = os.fspath(path)
         if where.endswith(".journal"):
-            return cls(*load_journal(path))
+            state, run = load_journal(path)
+            check_journal(state, where)  # its lines are read unchecked
+            return cls(state, run)
         journal = Path(where).with_suffix(".journal")
         if where.endswith(".json") and not os.path.lexists(where) and journal.is_file():
             raise SavedRunError(

@@ -35,6 +35,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "dumps",
     "encode_value",
+    "inside_folder",
     "load_state",
     "state_document",
     "write_atomic",
@@ -212,6 +213,25 @@ class SavedType:
 
     def __init__(self, name: str, key: str, kind: str = UNKNOWN_KIND) -> None:
         self.name, self.key, self.kind = name, key, kind
+
+
+def inside_folder(path: Path, folder: Path) -> Path:
+    """`path`, found in the state `folder`, if it is not a symlink that leads out of it.
+
+    What lists a state folder (`requestcompletion runs`, the viewer) never follows such
+    a link: a file elsewhere is read only when the user names its path.
+
+    Raises:
+        SavedRunError: `path` is a symlink to somewhere outside `folder`.
+    """
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(folder.resolve()):
+            raise SavedRunError(
+                f"{os.fspath(path)!r} is a symlink to {os.fspath(target)!r}, outside the state "
+                f"folder; not followed (give its path to `show` to read it anyway)"
+            )
+    return path
 
 
 def load_state(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]:

@@ -34,10 +34,12 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import CoroutineType
 from typing import Any
 
+from ..errors import HumanInputError
+from .answers import answer_problem
 from .info import ExecutionInfo
 from .persistence import encode_value
 from .records import NodeRecord
@@ -90,6 +92,8 @@ class Replay:
     Raises:
         KeyError: an id in `rerun` is not a node of the recorded run, or an id in
             `answers` is not an open question of it.
+        HumanInputError: an answer cannot fit its question's saved JSON schema.
+        TypeError: `answers` is not a mapping of question ids (strings) to answers.
     """
 
     def __init__(self, info: ExecutionInfo, rerun: Iterable[int] = (), answers: Any = None) -> None:
@@ -120,34 +124,62 @@ class Replay:
 
     def _check_answers(self, answers: Any) -> dict[str, Any]:
         """The recorded answers and `answers`, by recorded question id."""
+        if answers is not None and not isinstance(answers, Mapping):
+            raise TypeError(
+                f"Runner.from_state(answers=...) takes a mapping of question ids to answers "
+                f"({{'1.0': 5}}), not {type(answers).__name__} {answers!r:.80}"
+            )
         given = dict(answers or {})
+        odd = next((key for key in given if not isinstance(key, str)), None)
+        if odd is not None:
+            raise TypeError(
+                f"answers={{{odd!r}: ...}}: a question id is a string like {str(odd)!r} "
+                f"(as `requestcompletion show {self.source}` lists them), not "
+                f"{type(odd).__name__}"
+            )
         found: dict[str, Any] = {}
-        open_ids: list[str] = []
-        for extras in self._extras.values():
+        open_ones: dict[str, tuple[int, dict[str, Any]]] = {}
+        for node_id, extras in self._extras.items():
             for question in (extras or {}).get("questions") or ():
-                if question.get("status") == "answered":
-                    found[question["id"]] = question.get("answer")
+                recorded = _recorded_answer(question)
+                if recorded:
+                    found[question["id"]] = recorded[0]
                 else:
-                    open_ids.append(question["id"])
-        unknown = [key for key in given if key not in open_ids]
+                    open_ones[question["id"]] = node_id, question
+        unknown = [key for key in given if key not in open_ones]
         if unknown:
             raise KeyError(
                 f"answers={unknown[0]!r}: run {self.source!r} has no open question with that "
-                f"id; its open questions are {open_ids!r} (see `requestcompletion show "
+                f"id; its open questions are {list(open_ones)!r} (see `requestcompletion show "
+                f"{self.source}`)"
+            )
+        refused = [
+            f"answers[{key!r}] for question {question.get('question')!r} of node "
+            f"{self.old[node_id].name!r}: {problem}"
+            for key, (node_id, question) in open_ones.items()
+            if key in given
+            and (problem := answer_problem(question.get("schema"), given[key])) is not None
+        ]
+        if refused:  # before anything runs: nothing is paid for an answer that cannot fit
+            raise HumanInputError(
+                f"resuming run {self.source!r}: {'; '.join(refused)}. Nothing has run; give "
+                f"answers that fit (each question's schema is in `requestcompletion show "
                 f"{self.source}`)"
             )
         found.update(given)
+        self.given = set(given)  # the ids `answers` named (the rest were recorded)
         return found
 
-    def answer(self, record: NodeRecord, k: int) -> tuple[str, Any] | None:
-        """(recorded question id, answer) for the k-th question of live node `record`."""
+    def answer(self, record: NodeRecord, k: int) -> tuple[str, Any, bool] | None:
+        """(recorded question id, answer, whether `answers` gave it rather than the
+        recorded run) for the k-th question of live node `record`."""
         old = self.matched.get(record.id)
         if old is None:
             return None
         question_id = f"{old.id}.{k}"
         if question_id not in self.answers:
             return None
-        return question_id, self.answers[question_id]
+        return question_id, self.answers[question_id], question_id in self.given
 
     def _check_rerun(self, rerun: Iterable[int]) -> set[int]:
         if isinstance(rerun, str | int):
@@ -295,6 +327,23 @@ class Replay:
             RuntimeWarning,
             stacklevel=2,
         )
+
+
+def _recorded_answer(question: dict[str, Any]) -> tuple[Any] | tuple[()]:
+    """(the answer,) a recorded question can be given again; () to ask it again.
+
+    Answers are recorded as their schema's JSON data, but a saved run may hold one
+    as a tagged value: with its fields (an older run's model or set), they are
+    validated back into the schema; kept only as a repr (NaN, an object with no
+    schema), it cannot be given back, so the question is asked again, like an
+    open one.
+    """
+    if question.get("status") != "answered":
+        return ()
+    answer = question.get("answer")
+    if isinstance(answer, dict) and "$type" in answer and "$value" in answer:
+        answer = answer["$value"]
+    return (answer,) if _rebuildable(answer) else ()
 
 
 def _rebuildable(value: Any) -> bool:

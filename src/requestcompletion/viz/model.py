@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
-from ..state.records import ErrorInfo
+from ..state.records import ErrorInfo, NodeInfo
 
 __all__ = ["RUN_SUFFIXES", "run_files", "run_model", "runs_listing", "summary", "to_json"]
 
@@ -40,24 +40,40 @@ def run_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def summary(info: ExecutionInfo, nodes: int | None = None) -> dict[str, Any]:
-    """The run-level figures shown in the list and the run's header (`nodes`: its count)."""
+def summary(info: ExecutionInfo, nodes: list[NodeInfo] | None = None) -> dict[str, Any]:
+    """The run-level figures shown in the list and the run's header (`nodes`: its
+    nodes, when the caller has them already)."""
+    if nodes is None:
+        nodes = info.nodes
     fields = info.run_fields
     start, end = fields.get("started_at"), fields.get("ended_at")
     numbers = (int, float)
     duration = end - start if isinstance(start, numbers) and isinstance(end, numbers) else None
     usage = info.usage
+    budget = usage.get("budget")
     return {
         "id": info.run_id,
         "started_at": start if isinstance(start, numbers) else None,
         "duration": duration,
         "outcome": _outcome(fields),
-        "nodes": len(info.nodes) if nodes is None else nodes,
+        "nodes": len(nodes),
         "input_tokens": usage.get("input_tokens") or 0,
         "output_tokens": usage.get("output_tokens") or 0,
         "cost": usage.get("cost"),
         "resumed_from": fields.get("resumed_from"),
+        "open_questions": sum(q["status"] == "open" for q in _questions(nodes)),
+        # the run's rc.Budget: limits, spent, reserved (a field the page reads defensively)
+        "budget": budget if isinstance(budget, dict) else None,
     }
+
+
+def _questions(nodes: list[NodeInfo]) -> list[dict[str, Any]]:
+    """Every `rc.ask` question of the run with its asking node (loading checked their form)."""
+    return [
+        {"node": node.id, **question}
+        for node in nodes
+        for question in (node.extras or {}).get("questions", ())
+    ]
 
 
 def _outcome(fields: dict[str, Any]) -> str:
@@ -136,10 +152,11 @@ def run_model(info: ExecutionInfo) -> dict[str, Any]:
         "replayed": [n.replayed for n in nodes],  # reused by Runner.from_state
     }
     return {
-        "summary": summary(info, len(nodes)),
+        "summary": summary(info, nodes),
         "names": list(names),
         "nodes": columns,
         "streamed": [[node_id, item] for node_id, item in info.streamed],
+        "questions": _questions(nodes),
     }
 
 

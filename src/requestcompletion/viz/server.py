@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import SavedRunError
 from ..state import ExecutionInfo
+from ..state.persistence import inside_folder
 from .diff import match_runs
 from .model import run_files, run_model, runs_listing, summary, to_json
 from .watch import FolderWatcher
@@ -113,6 +114,7 @@ class _Runs:
         return loaded.summary
 
     def _load(self, path: Path) -> _Loaded:
+        inside_folder(path, self.folder)  # as `runs` lists them: a link out is not followed
         try:
             stat = path.stat()
         except OSError:  # gone or unreadable: the loader says so, as SavedRunError

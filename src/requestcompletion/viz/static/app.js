@@ -79,7 +79,8 @@ function showList() {
       return el("tr", { "data-run": r.id }, el("td", {}, box),
         el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id) }, text(r.id))),
         el("td", {}, when(r.started_at)), el("td", { class: "num" }, ms(r.duration)),
-        el("td", { class: "st-" + r.outcome }, text(r.outcome)), el("td", { class: "num" }, r.nodes),
+        el("td", { class: "st-" + r.outcome }, text(r.outcome) + (r.open_questions ? ` (${r.open_questions} open questions)` : "")),
+        el("td", { class: "num" }, r.nodes),
         el("td", { class: "num" }, r.input_tokens + r.output_tokens), el("td", { class: "num" }, cost(r.cost)),
         el("td", {}, r.resumed_from ? "resumed from " + text(r.resumed_from) : ""));
     }));
@@ -211,7 +212,7 @@ function showRun(runId) {
   function load(model, first) {
     ix = index(model);
     if (first) for (let i = 0; i < ix.n; i++) if (ix.n <= BIG || ix.depth[i] < 1) open.add(i);
-    drawSummary(head, model.summary);
+    drawSummary(head, model.summary, model.questions || [], ix);
     refresh();
     if (selected !== null && selected < ix.n) drawDetail(detail, ix, selected);
     if (first) window.rcFirstRender = performance.now(); // read by the browser test
@@ -238,11 +239,29 @@ function drawAxis(axis, ix) {
   axis.append(el("span", { class: "label dim" }, "time since the first node started"), track);
 }
 
-function drawSummary(head, s) {
+function drawSummary(head, s, questions, ix) {
   head.replaceChildren(...el("div", {},el("b", {}, "run " + text(s.id)), el("span", { class: "st-" + s.outcome }, text(s.outcome)),
     el("span", {}, "started " + when(s.started_at)), el("span", {}, ms(s.duration)), el("span", {}, s.nodes + " nodes"),
     el("span", {}, `${s.input_tokens} in / ${s.output_tokens} out tokens`), el("span", {}, "cost " + cost(s.cost)),
-    s.resumed_from ? el("span", {}, "resumed from " + text(s.resumed_from)) : null).childNodes);
+    s.resumed_from ? el("span", {}, "resumed from " + text(s.resumed_from)) : null, budgetOf(s.budget)).childNodes);
+  const waiting = questions.filter((q) => q.status === "open");
+  if (waiting.length) head.append(el("div", { class: "questions", id: "questions" },
+    el("b", {}, `${waiting.length} open questions`),
+    el("span", { class: "dim" }, " (answer them with Runner.from_state(file, answers={id: answer}))"),
+    el("table", {}, el("tbody", {}, waiting.map((q) => el("tr", { "data-question": text(q.id) },
+      el("td", {}, text(q.id)), el("td", {}, `${text(ix.name(q.node))} #${q.node}`), el("td", {}, text(q.question)),
+      el("td", { class: "dim" }, q.schema === null || q.schema === undefined ? "any answer" : "schema " + text(q.schema))))))));
+}
+// The run's rc.Budget, limit by limit: spent (and reserved, if any) against the limit.
+function budgetOf(budget) {
+  const object = (v) => v && typeof v === "object" && !Array.isArray(v);
+  if (!object(budget) || !object(budget.limits)) return null;
+  const spent = object(budget.spent) ? budget.spent : {}, reserved = object(budget.reserved) ? budget.reserved : {};
+  return el("span", { id: "budget" }, "budget: " + Object.entries(budget.limits).map(([limit, most]) => {
+    const key = limit.replace(/^max_/, ""), own = (o) => (Object.hasOwn(o, key) ? o[key] : null); // never the prototype's
+    const held = own(reserved);
+    return `${text(key)} ${text(own(spent) ?? "?")} of ${text(most)}` + (held ? ` (+${text(held)} reserved)` : "");
+  }).join(", "));
 }
 
 // ---- a node's detail ------------------------------------------------------------
@@ -276,11 +295,15 @@ function nodeDetail(ix, i) {
   const output = talk ? (nodes.output[i].$value || nodes.output[i]).output : nodes.output[i];
   if (!error) parts.push(el("h3", {}, "output"), el("pre", { class: "output" }, text(output)));
   if (talk) parts.push(el("h3", {}, "conversation"), el("div", { class: "conversation" }, talk.map(drawMessage)));
+  const asked = (ix.model.questions || []).filter((q) => q.node === i);
+  if (asked.length) parts.push(el("h3", {}, "questions"), asked.map((q) => el("div", { class: "question" },
+    el("b", {}, text(q.id)), " ", el("span", { class: q.status === "open" ? "st-waiting" : "dim" }, text(q.status)), " ",
+    text(q.question), q.status === "answered" ? el("pre", {}, text(q.answer)) : null)));
   const streamed = ix.model.streamed.filter(([n]) => n === i);
   if (streamed.length) parts.push(el("h3", {}, "streamed"), streamed.map(([, item]) => el("pre", {}, text(item))));
   return parts;
 }
-function drawDetail(box, ix, i) { box.replaceChildren(...nodeDetail(ix, i)); }
+function drawDetail(box, ix, i) { box.replaceChildren(...nodeDetail(ix, i).flat(Infinity)); } // lists of parts too
 
 // ---- two runs side by side ---------------------------------------------------------
 function showDiff(a, b) {
