@@ -262,6 +262,8 @@ def _header(version: int = 1) -> str:
         (_header() + '["S",7,1,1,null]\n', "not a well-formed journal"),
         (_header() + '["R",0,null,5,1,1,[],null]\n', "not a well-formed journal"),
         ('["H","nope"]\n', "not a requestcompletion journal"),
+        ('["H", {"run_id": 5}]\n', "damaged header: its journal_version is None"),
+        (_header().replace("1,", "true,"), "damaged header: its journal_version is True"),
     ],
 )
 def test_a_damaged_journal_is_a_saved_run_error(tmp_path: Path, text: str, message: str) -> None:

@@ -68,7 +68,12 @@ def read_journal(path: str | os.PathLike[str]) -> tuple[list[list[Any]], bool]:
     if not lines or lines[0][0] != "H" or not isinstance(lines[0][1], dict):
         raise SavedRunError(f"{where!r} is not a requestcompletion journal (no header line)")
     version = lines[0][1].get("journal_version")
-    if not isinstance(version, int) or version > JOURNAL_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SavedRunError(
+            f"{where!r} has a damaged header: its journal_version is {version!r}, not a "
+            f"version number; the file was not written by requestcompletion as it is"
+        )
+    if version > JOURNAL_VERSION:
         raise SavedRunError(
             f"{where!r} was written with journal version {version!r}, newer than this "
             f"requestcompletion understands ({JOURNAL_VERSION}); upgrade requestcompletion"
