@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,18 @@ def _state(actor: Any) -> str:
     return state
 
 
+def _dead_soon(actor: Any, within: float = 30.0) -> str:
+    """The actor's state once the cluster's table says DEAD, or at `within` seconds.
+
+    `ray.kill` is a request to the cluster, and its table changes when the worker has
+    gone: the cluster offers no event to wait for, so its table is read until then.
+    """
+    deadline = time.monotonic() + within
+    while (state := _state(actor)) != "DEAD" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return state
+
+
 @pytest.mark.parametrize("how", list(nodes.STOPPERS))
 def test_a_node_stopping_its_worker_fails_and_the_worker_is_replaced(
     ray_cluster: object, how: str
@@ -115,9 +128,9 @@ def test_a_node_stopping_its_worker_fails_and_the_worker_is_replaced(
         with pytest.raises(rc.errors.RemoteNodeError, match=repr(stopper.__rc_spec__.name)):
             runner.run_sync(stopper)
         assert old not in pool.hosts
-        # killed, not just forgotten: the cluster's table says so once ray.kill returns
-        # (a call could still reach it, before the worker learns it must die)
-        assert _state(old.actor) == "DEAD"
+        # killed, not just forgotten (a call could still reach it, before the worker
+        # learns it must die): the cluster's table says DEAD once the kill is through
+        assert _dead_soon(old.actor) == "DEAD"
         after = runner.run_sync(nodes.WHO).answer  # a new worker, placed on demand
     assert after != before
     assert [n.status for n in runner.info.nodes] == ["succeeded", "failed", "succeeded"]
