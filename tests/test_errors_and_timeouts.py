@@ -114,8 +114,9 @@ def test_global_timeout_cancels_a_thousand_pending_children() -> None:
     async def fan_out() -> None:
         await rc.batch(forever_with_arg, range(1000))
 
-    with quiet(timeout=0.2) as runner, pytest.raises(rc.GlobalTimeOutError, match=r"0\.2s"):
+    with quiet(timeout=0.2) as runner, pytest.raises(rc.GlobalTimeOutError, match=r"0\.2s") as hit:
         runner.run_sync(fan_out)
+    assert hit.value.info is not None and hit.value.info.run_id == runner.run_id  # RunError.info
     nodes = runner.info.nodes
     assert len(nodes) == 1001
     assert {n.status for n in nodes} == {"cancelled"}

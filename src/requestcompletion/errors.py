@@ -111,7 +111,11 @@ class MissingExtraError(RCError, ImportError):
 
 
 class RunError(RCError):
-    """A failure of the run itself. `info` is the run's state when it was raised."""
+    """A failure of the run itself.
+
+    `info` is the run it ended (its `ExecutionInfo`), set when the error leaves a
+    runner's request (`run`, `run_sync`); None while it travels inside nodes.
+    """
 
     info: ExecutionInfo | None = None
 

@@ -23,7 +23,7 @@ from typing import Any
 from ._opening import RunSetup, new_run_id
 from .config import ExecutorConfig, resolve_config
 from .context import Host, current_host, current_runner, loop_running
-from .errors import ContextError, RunnerCreationError
+from .errors import ContextError, RunError, RunnerCreationError
 from .execution.control import Interrupt, RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
@@ -249,8 +249,10 @@ class Runner:
             output = await task
         except Interrupt as carried:
             stop = carried.error
-        except BaseException:
+        except BaseException as error:
             self._unwound(record)
+            if isinstance(error, RunError) and error.info is None:
+                error.info = self.info  # the run it ended, for whoever catches it
             raise
         else:
             if journal is not None:
