@@ -28,7 +28,7 @@ import importlib
 import warnings
 from collections.abc import Mapping
 from types import CoroutineType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ....config import MAX_SECONDS, ExecutorConfig
 from ....errors import ClusterError, ConfigError, MissingExtraError, RemoteNodeError
@@ -44,6 +44,9 @@ from .messages import (
     Streamed,
 )
 from .pool import Host, Pool, capacity, off_loop, options_of
+
+if TYPE_CHECKING:
+    from .sync import DriverContext
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -139,6 +142,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._pools: dict[Any, Pool] = {}
         self._pool_of: dict[Any, Pool] = {}  # NodeSpec -> its pool
         self._reapers: set[asyncio.Task[None]] = set()
+        self._contexts: dict[int, DriverContext] = {}  # id(run variables) -> their versions
 
     @classmethod
     def from_config(cls, config: ExecutorConfig) -> DistributedExecutionStrategy:
@@ -148,7 +152,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     # --- running a node ------------------------------------------------------
 
     async def execute(self, task: NodeTask) -> Any:
-        from .wire import pack_args, pack_node, pack_variables
+        from .wire import pack_args, pack_node
 
         if isinstance(task.work, CoroutineType):
             task.work.close()  # prepared for a local run; the node runs on the cluster instead
@@ -163,11 +167,19 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         pool = self._pool_of.get(spec) or await self._pool_for(spec)
         host = await pool.acquire(spec.name)
         try:
-            return await self._drive(
-                pool, host, task, payload, pack_variables(task.driver.variables)
-            )
+            return await self._drive(pool, host, task, payload, self._context_of(task))
         finally:
             pool.release(host)
+
+    def _context_of(self, task: NodeTask) -> DriverContext:
+        """The versioned view of the task's run context (one per run this strategy serves)."""
+        from .sync import DriverContext  # pickles with Ray's cloudpickle: imported late
+
+        variables = task.driver.variables
+        sync = self._contexts.get(id(variables))
+        if sync is None:  # it holds `variables`, so the id stays theirs
+            sync = self._contexts[id(variables)] = DriverContext(variables)
+        return sync
 
     async def _drive(
         self,
@@ -175,7 +187,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         host: Host,
         task: NodeTask,
         payload: tuple[bytes, bytes],
-        variables: bytes | None,
+        sync: DriverContext,
     ) -> Any:
         from .wire import loads
 
@@ -186,6 +198,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         ended = False  # the node's outcome came back
         handle: int | None = None  # the node talked back: it goes on through `follow`
         stream: Any = None
+        applied = [0]  # the node's context writes applied here (its call-backs' answers say)
 
         def take(batch: list[Message]) -> Any:
             """Apply a batch of messages; the node's output if it holds the outcome."""
@@ -198,21 +211,22 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     ended = True
                     raise _remote_error(pool, host, where, message)
                 if isinstance(message, ChildCall):
-                    serve = self._serve(host, driver, message.call_id, message.blob)
+                    serve = self._serve(host, driver, message.call_id, message.blob, sync, applied)
                     child = asyncio.create_task(serve)
                     children.add(child)
                     child.add_done_callback(children.discard)
                 elif isinstance(message, Streamed):
                     driver.stream(loads(message.blob))
-                elif isinstance(message, ContextPut):
-                    driver.variables[message.key] = loads(message.blob)
-                elif isinstance(message, ContextDeleted):
-                    driver.variables.pop(message.key, None)
+                elif isinstance(message, ContextPut | ContextDeleted):
+                    sync.apply(message)
+                    applied[0] += 1
             return None
 
-        first = host.actor.start.remote(*payload, variables, task.id)
+        delta = sync.delta_for(host)
+        first = host.actor.start.remote(*payload, delta, task.id)
         try:
             batch = await first  # a node that never talks back ends here: one plain call
+            sync.confirm(host, delta.version)
             if isinstance(batch[-1], FollowUp):
                 handle = batch.pop().handle
                 stream = self._follow(host, handle)
@@ -275,9 +289,18 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    async def _serve(self, host: Host, driver: Driver, call_id: int, blob: bytes) -> None:
-        """Run a child the remote node called, here, and send its outcome back."""
-        from .wire import dumps, encode_error, loads, pack_variables
+    async def _serve(
+        self,
+        host: Host,
+        driver: Driver,
+        call_id: int,
+        blob: bytes,
+        sync: DriverContext,
+        applied: list[int],
+    ) -> None:
+        """Run a child the remote node called, here, and send its outcome back,
+        with what changed in the context meanwhile."""
+        from .wire import dumps, encode_error, loads
 
         ok = False
         try:
@@ -300,10 +323,12 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback
                 )
             )
+        delta = sync.delta_for(host)
         try:
-            await host.actor.resolve.remote(call_id, ok, reply, pack_variables(driver.variables))
+            await host.actor.resolve.remote(call_id, ok, reply, delta, applied[0])
         except self._ray.exceptions.RayError:
-            pass  # the worker is gone: the node's own stream reports that
+            return  # the worker is gone: the node's own stream reports that
+        sync.confirm(host, delta.version)
 
     # --- connecting and placing ----------------------------------------------
 
@@ -353,6 +378,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             pool.close()
         self._pools.clear()
         self._pool_of.clear()
+        self._contexts.clear()  # the actors, and the contexts they kept, are gone
         if self._connected:
             self._connected = False
             cluster.release(self._owned)

@@ -14,6 +14,9 @@ trip). The first six come from the node; `FollowUp` is added by the worker.
 - `FollowUp(handle)`: the node still runs; `NodeHost.follow(handle)` yields the
   rest (ends the batch `NodeHost.start` returns).
 
+The other way, `NodeHost.start` and `NodeHost.resolve` carry a `ContextDelta`:
+what the worker lacks of the run's `rc.context` (see `sync.py`).
+
 Values travel as bytes pickled by rc (`wire.py`), so a value that cannot be sent
 fails on rc's side with a message naming it, never deep inside Ray. This module
 imports nothing of Ray: the driver reads the messages without it.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 __all__ = [
     "ChildCall",
     "ContextDeleted",
+    "ContextDelta",
     "ContextPut",
     "FollowUp",
     "Message",
@@ -55,6 +59,21 @@ class ContextDeleted:
     """The remote node removed `rc.context[key]`."""
 
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextDelta:
+    """Driver to worker: run `token`'s context from version `base` to `version`.
+
+    `blob` is `(values, deleted)` pickled: the keys changed since `base` with their
+    values, and the keys removed since; all the keys when `base` is 0. None: nothing
+    changed (the worker is up to date).
+    """
+
+    token: str
+    base: int
+    version: int
+    blob: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Everything is pickled by rc with cloudpickle before Ray sees it, so a value
 that cannot be sent fails here, with a message that names it, instead of deep
-inside Ray. The driver starts a node with `NodeHost.start(node, args, context,
+inside Ray. The driver starts a node with `NodeHost.start(node, args, delta,
 node_id)`: the node type (`pack_node`, pickled once per type) and its arguments
 (`pack_args`) apart, so the worker unpickles each node type once; what comes
 back is the typed messages of `messages.py`. Errors travel as data (`Raised`):
@@ -34,7 +34,6 @@ __all__ = [
     "pack_args",
     "pack_call",
     "pack_node",
-    "pack_variables",
 ]
 
 logger = logging.getLogger("RC.execution")
@@ -126,25 +125,6 @@ def _unpicklable_part(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any] |
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def pack_variables(variables: dict[str, Any]) -> bytes | None:
-    """The runner's `rc.context`, for a remote node to read; values that cannot be
-    pickled are left out (a remote node then sees them as unset)."""
-    if not variables:
-        return None
-    try:
-        return dumps(variables)
-    except Exception:
-        kept = {}
-        for key, value in variables.items():
-            try:
-                dumps(value)
-            except Exception:
-                logger.debug("rc.context key %r cannot be pickled: not sent to Ray", key)
-            else:
-                kept[key] = value
-        return dumps(kept)
 
 
 def encode_error(error: BaseException) -> Raised:
