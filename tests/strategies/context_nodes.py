@@ -88,3 +88,35 @@ async def writes_during_calls(n: int) -> list[object]:
     """Runs on the driver: `n` remote nodes at once writing while their calls are out."""
     kinds = [list(CHILDREN)[i % len(CHILDREN)] for i in range(n)]
     return await rc.batch(WRITE_DURING_CALL, [f"w{i}" for i in range(n)], kinds)
+
+
+async def _whose(tag: str) -> list[object]:
+    """Reads its run's "who", marks it, and asks a remote child what it sees."""
+    who = rc.context.get("who")
+    rc.context.put(f"mark-{tag}", who)
+    child = await rc.call(WHOSE_CHILD, tag)
+    return [who, *child]
+
+
+async def _whose_child(tag: str) -> list[object]:
+    return [rc.context.get("who"), rc.context.get(f"mark-{tag}")]
+
+
+WHOSE = rc.function_node(_whose, name="whose", mode="distributed")
+WHOSE_CHILD = rc.function_node(_whose_child, name="whose_child", mode="distributed")
+
+
+async def whose_many(n: int) -> list[object]:
+    return await rc.batch(WHOSE, [str(i) for i in range(n)], return_exceptions=False)
+
+
+async def _size(key: str) -> int:
+    return len(rc.context.get(key, ""))
+
+
+SIZE = rc.function_node(_size, name="size", mode="distributed")
+
+
+async def sizes(key: str, n: int) -> list[int]:
+    """Runs on the driver: `n` remote calls one after another."""
+    return [await rc.call(SIZE, key) for _ in range(n)]
