@@ -26,27 +26,32 @@ from __future__ import annotations
 import asyncio
 import importlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from types import CoroutineType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....config import MAX_SECONDS, ExecutorConfig
+from ....context import current_node, current_runner
 from ....errors import ClusterError, ConfigError, MissingExtraError, RemoteNodeError
 from ...strategy import Driver, ExecutionStrategy, NodeTask
 from .messages import (
     ChildCall,
+    CloseBudget,
     ContextDeleted,
     ContextPut,
     FollowUp,
     Message,
+    OpenBudget,
     Raised,
+    Release,
+    Reserve,
     Returned,
+    Settle,
     Streamed,
 )
 from .pool import Host, Pool, capacity, off_loop, options_of
-
-if TYPE_CHECKING:
-    from .sync import DriverContext
+from .spending import NodeBudgets
+from .sync import DriverContext
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -173,8 +178,6 @@ class DistributedExecutionStrategy(ExecutionStrategy):
 
     def _context_of(self, task: NodeTask) -> DriverContext:
         """The versioned view of the task's run context (one per run this strategy serves)."""
-        from .sync import DriverContext  # pickles with Ray's cloudpickle: imported late
-
         variables = task.driver.variables
         sync = self._contexts.get(id(variables))
         if sync is None:  # it holds `variables`, so the id stays theirs
@@ -199,6 +202,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         handle: int | None = None  # the node talked back: it goes on through `follow`
         stream: Any = None
         applied = [0]  # the node's context writes applied here (its call-backs' answers say)
+        spending = NodeBudgets(current_runner.get(), current_node.get())
 
         def take(batch: list[Message]) -> Any:
             """Apply a batch of messages; the node's output if it holds the outcome."""
@@ -210,11 +214,18 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 if isinstance(message, Raised):
                     ended = True
                     raise _remote_error(pool, host, where, message)
-                if isinstance(message, ChildCall):
-                    serve = self._serve(host, driver, message.call_id, message.blob, sync, applied)
-                    child = asyncio.create_task(serve)
+                if isinstance(message, ChildCall | Reserve):
+                    work = (
+                        _child(driver, message.blob)
+                        if isinstance(message, ChildCall)
+                        else _reserved(spending, message)
+                    )
+                    serve = self._serve(host, message.call_id, work, sync, applied)
+                    child = asyncio.create_task(serve)  # in order: reservations too
                     children.add(child)
                     child.add_done_callback(children.discard)
+                elif isinstance(message, Settle | Release | OpenBudget | CloseBudget):
+                    spending.apply(message)
                 elif isinstance(message, Streamed):
                     driver.stream(loads(message.blob))
                 elif isinstance(message, ContextPut | ContextDeleted):
@@ -223,7 +234,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             return None
 
         delta = sync.delta_for(host)
-        first = host.actor.start.remote(*payload, delta, task.id)
+        first = host.actor.start.remote(*payload, delta, task.id, spending.applies())
         try:
             batch = await first  # a node that never talks back ends here: one plain call
             sync.confirm(host, delta.version)
@@ -269,6 +280,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 child.cancel()
             if children:
                 await asyncio.wait(children)
+            spending.close()  # what the node still held reserved is free again
 
     def _follow(self, host: Host, handle: int) -> Any:
         """The stream of a node that talked back (not a leaf): its later batches."""
@@ -292,26 +304,24 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     async def _serve(
         self,
         host: Host,
-        driver: Driver,
         call_id: int,
-        blob: bytes,
+        work: Awaitable[Any],
         sync: DriverContext,
         applied: list[int],
     ) -> None:
-        """Run a child the remote node called, here, and send its outcome back,
-        with what changed in the context meanwhile."""
-        from .wire import dumps, encode_error, loads
+        """Answer what the remote node asked (a child call run here, a budget
+        reservation): `work`'s outcome, with what changed in the context meanwhile."""
+        from .wire import dumps, encode_error
 
         ok = False
         try:
-            node, args, kwargs = loads(blob)
-            output = await driver.call(node, args, kwargs)
+            output = await work
             try:
                 reply, ok = dumps(output), True
             except Exception as error:
                 raise TypeError(
-                    f"the output of node {getattr(node, '__name__', node)!r} cannot be "
-                    f"pickled to send it to the Ray worker that called it: {error}"
+                    f"the output {output!r} cannot be pickled to send it to the Ray worker "
+                    f"that asked for it: {error}"
                 ) from None
         except asyncio.CancelledError:
             raise  # the remote node is gone or cancelled: nobody waits for this answer
@@ -423,3 +433,16 @@ def _remote_error(pool: Pool, host: Host, where: str, raised: Raised) -> BaseExc
     )
     failure.__cause__ = error.__cause__  # the remote traceback
     return failure
+
+
+async def _child(driver: Driver, blob: bytes) -> Any:
+    """Run a child a remote node called (`ChildCall`) here: its output."""
+    from .wire import loads
+
+    node, args, kwargs = loads(blob)
+    return await driver.call(node, args, kwargs)
+
+
+async def _reserved(spending: NodeBudgets, message: Reserve) -> int:
+    """Reserve a remote model call's worst case (`Reserve`): its hold's number."""
+    return spending.reserve(message)

@@ -1,7 +1,7 @@
 """The driver/worker protocol of the distributed strategy: typed, frozen messages.
 
 A node's run on a Ray worker sends back batches of these (a list per round
-trip). The first six come from the node; `FollowUp` is added by the worker.
+trip). All come from the node but `FollowUp`, which the worker adds.
 
 - `Streamed(blob)`: an `rc.stream` item;
 - `ContextPut(key, blob)` / `ContextDeleted(key)`: `rc.context` set or removed `key`;
@@ -12,7 +12,14 @@ trip). The first six come from the node; `FollowUp` is added by the worker.
   type name, its formatted traceback, and the exception pickled when it survives
   a round trip (else None);
 - `FollowUp(handle)`: the node still runs; `NodeHost.follow(handle)` yields the
-  rest (ends the batch `NodeHost.start` returns).
+  rest (ends the batch `NodeHost.start` returns);
+- `Reserve(call_id, ...)`: a model call of the node asks the driver's budgets for
+  its worst case; answered with `NodeHost.resolve(call_id, ...)` (a hold id, or
+  the refusal), before the request leaves the worker;
+- `Settle(hold, model, blob)` / `Release(hold)`: that call's real usage, or its
+  failure;
+- `OpenBudget(blob)` / `CloseBudget()`: the node is an agent with a budget of
+  its own, which covers it and every node under it while it runs.
 
 The other way, `NodeHost.start` and `NodeHost.resolve` carry a `ContextDelta`:
 what the worker lacks of the run's `rc.context` (see `sync.py`).
@@ -28,13 +35,18 @@ from dataclasses import dataclass
 
 __all__ = [
     "ChildCall",
+    "CloseBudget",
     "ContextDeleted",
     "ContextDelta",
     "ContextPut",
     "FollowUp",
     "Message",
+    "OpenBudget",
     "Raised",
+    "Release",
+    "Reserve",
     "Returned",
+    "Settle",
     "Streamed",
 ]
 
@@ -107,5 +119,57 @@ class FollowUp:
     handle: int
 
 
-Message = Streamed | ContextPut | ContextDeleted | ChildCall | Returned | Raised | FollowUp
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """A model call of the remote node: reserve its worst case on the driver's budgets."""
+
+    call_id: int
+    model: str
+    prompt_tokens: int
+    max_output: int
+    where: str  # the agent and its node, for the refusal's message
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The reserved call's response came: its real usage (`Usage` pickled)."""
+
+    hold: int
+    model: str
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The reserved call failed: free what it reserved."""
+
+    hold: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBudget:
+    """The remote agent's own `rc.Budget` (pickled) covers it from now on."""
+
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseBudget:
+    """The remote agent's own budget ends."""
+
+
+Message = (
+    Streamed
+    | ContextPut
+    | ContextDeleted
+    | ChildCall
+    | Returned
+    | Raised
+    | FollowUp
+    | Reserve
+    | Settle
+    | Release
+    | OpenBudget
+    | CloseBudget
+)
 FINAL = (Returned, Raised)  # the message types that end a node's run

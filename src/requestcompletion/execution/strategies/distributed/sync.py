@@ -30,18 +30,27 @@ from __future__ import annotations
 
 import itertools
 import logging
+import pickle
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .messages import ContextDeleted, ContextDelta, ContextPut, Message
-from .wire import dumps, loads
 
 __all__ = ["DriverContext", "NodeView", "WorkerContext"]
 
 logger = logging.getLogger("RC.execution")
 
 _MISSING: Any = object()
+loads = pickle.loads  # what Ray's cloudpickle writes is plain pickle data
+
+
+def dumps(value: Any) -> bytes:
+    """`value` pickled by Ray's cloudpickle, imported on first use: the driver imports
+    this module without Ray, which only a distributed node needs."""
+    from .wire import dumps as pickled
+
+    return pickled(value)
 
 
 class DriverContext:

@@ -48,26 +48,36 @@ from ..threads import DaemonPool
 from .messages import (
     FINAL,
     ChildCall,
+    CloseBudget,
     ContextDelta,
     FollowUp,
     Message,
+    OpenBudget,
+    Release,
+    Reserve,
     Returned,
+    Settle,
     Streamed,
 )
 from .sync import NodeView, WorkerContext
 from .wire import dumps, encode_error, loads, pack_call
 
-__all__ = ["NodeHost", "WorkerLink"]
+__all__ = ["NodeHost", "RemoteHold", "WorkerLink"]
 
 _KEPT_NODE_TYPES = 256  # node types a worker keeps unpickled
 
 
 class WorkerLink:
-    """The driver, as a node running on this worker sees it (a `context.Host`)."""
+    """The driver, as a node running on this worker sees it (a `context.Host`).
 
-    def __init__(self, host: NodeHost, run: WorkerContext) -> None:
+    It is also how the node's model calls reach the run's budgets, which are
+    kept on the driver (`llm.budget.reserve`): `budgeted` says whether any applies.
+    """
+
+    def __init__(self, host: NodeHost, run: WorkerContext, budgeted: bool = False) -> None:
         self.host = host
         self.run = run  # the run's context as this worker holds it
+        self.budgeted = budgeted
         self.loop = asyncio.get_running_loop()
         self.thread = threading.get_ident()
         self.outbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -89,12 +99,51 @@ class WorkerLink:
         """Run a child on the driver (where it is recorded under the remote node)."""
         name = spec_of(node).name
         blob = pack_call(name, node, args, kwargs or None)
+        return await self._ask(lambda call_id: ChildCall(call_id, blob))
+
+    async def reserve(self, model: str, prompt: int, answer: int, where: str) -> RemoteHold:
+        """Reserve a model call's worst case on the budgets over this node, on the driver.
+
+        Raises:
+            BudgetExceededError: the call would go over a limit (the driver's refusal).
+            ConfigError: a cost limit applies and the driver knows no price for `model`.
+        """
+        hold = await self._ask(lambda call_id: Reserve(call_id, model, prompt, answer, where))
+        return RemoteHold(self, hold)
+
+    def open_budget(self, budget: Any) -> None:
+        """This node, an agent, spends from a budget of its own: it opens on the driver."""
+        self.budgeted = True
+        self.send(OpenBudget(dumps(budget)))
+
+    def close_budget(self) -> None:
+        self.send(CloseBudget())
+
+    async def _ask(self, message: Callable[[int], Message]) -> Any:
+        """Send `message(call_id)` and wait for the driver's answer (`NodeHost.resolve`)."""
         call_id, future = self.host.expect(self)
-        self.send(ChildCall(call_id, blob))
+        self.send(message(call_id))
         try:
             return await future
         finally:
             self.host.forget(call_id)
+
+
+class RemoteHold:
+    """What a model call reserved on the driver (`llm.budget.Reservation`); sent back
+    in order with the node's other messages, so it is settled before the node ends."""
+
+    __slots__ = ("hold", "link")
+
+    def __init__(self, link: WorkerLink, hold: int) -> None:
+        self.link = link
+        self.hold = hold
+
+    def release(self) -> None:
+        self.link.send(Release(self.hold))
+
+    def settle(self, model: str, usage: Any) -> None:
+        self.link.send(Settle(self.hold, model, dumps(usage)))
 
 
 class NodeHost:
@@ -139,19 +188,19 @@ class NodeHost:
         return str(ray.get_runtime_context().get_node_id())
 
     async def start(
-        self, node: bytes, args: bytes, delta: ContextDelta, node_id: int
+        self, node: bytes, args: bytes, delta: ContextDelta, node_id: int, budgeted: bool = False
     ) -> list[Message]:
         """Run one node until it ends or sends something: the first batch of messages.
 
         `node` is the node type pickled (`pack_node`: the same bytes for the same type,
         so it is unpickled once), `args` its arguments (`pack_args`), `delta` what
         this worker lacks of the run's context, `node_id` the id of its record on
-        the driver.
+        the driver, `budgeted` whether a budget of the run applies to it.
 
         The batch ends with the node's outcome, or else with `FollowUp(handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
         """
-        link = WorkerLink(self, self._context(delta))
+        link = WorkerLink(self, self._context(delta), budgeted)
         context = contextvars.copy_context()
         context.run(current_host.set, link)
         work = _invoke(self, node, args, link, node_id)
