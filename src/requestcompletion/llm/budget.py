@@ -95,29 +95,6 @@ class Hold:
         self.price = price  # the asked model's, for a reply naming a model of unknown price
 
     @classmethod
-    def take(
-        cls,
-        runner: Runner,
-        record: NodeRecord | None,
-        llm: ModelBase,
-        messages: Sequence[Message],
-        tools: Sequence[Tool] | None,
-        output_schema: Any,
-        where: Callable[[], str],
-    ) -> Hold | None:
-        """Reserve a model call's worst case on every budget over `record`; None if none.
-
-        Raises:
-            BudgetExceededError: the call would go over a limit.
-            ConfigError: a cost limit applies and the model's price is unknown.
-        """
-        found = ledgers(runner, record)
-        if not found:
-            return None
-        prompt = prompt_tokens(messages, tools, output_schema)
-        return cls.reserve(found, llm.model_name, prompt, max_output(llm), where())
-
-    @classmethod
     def reserve(cls, found: list[_Ledger], name: str, prompt: int, answer: int, where: str) -> Hold:
         """Reserve `prompt` plus `answer` tokens of model `name` on the ledgers `found`.
 
@@ -201,7 +178,7 @@ async def reserve(
 ) -> Reservation | None:
     """Reserve a model call's worst case on every budget over `record`; None if none.
 
-    With a runner, here (`Hold.take`); on a Ray worker, on the driver, through the
+    With a runner, here (`Hold.reserve`); on a Ray worker, on the driver, through the
     node's link to it, when a budget applies there.
 
     Raises:
@@ -209,7 +186,11 @@ async def reserve(
         ConfigError: a cost limit applies and the model's price is unknown.
     """
     if runner is not None:
-        return Hold.take(runner, record, llm, messages, tools, output_schema, where)
+        found = ledgers(runner, record)
+        if not found:
+            return None
+        prompt = prompt_tokens(messages, tools, output_schema)
+        return Hold.reserve(found, llm.model_name, prompt, max_output(llm), where())
     host: Any = current_host.get()
     if not getattr(host, "budgeted", False):  # not on a worker, or no budget over it
         return None

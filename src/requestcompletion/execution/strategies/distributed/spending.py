@@ -4,7 +4,7 @@ A remote node has no runner, so its model calls cannot reserve on the run's
 ledgers themselves. Each asks with a `Reserve` message (answered before the
 request leaves the worker); `Settle` and `Release` follow in order with the
 node's other messages. `NodeBudgets` applies them under the remote node's
-record, exactly as `llm.budget.Hold.take` does for a local node, so the run's
+record, exactly as `llm.budget.reserve` does for a local node, so the run's
 budget and the budgets of the agents above it count the call, and parallel
 remote calls cannot overshoot them. A remote agent with a budget of its own
 opens it here (`OpenBudget`), where the children it calls back run.
