@@ -10,9 +10,11 @@ generator. Either way it reads batches of typed messages (`messages.py`):
 stream items and context writes go to the task's `Driver`; a child call runs
 through it too, as a child of the remote node (so the graph, events and limits
 are the same as for a local node), and its outcome is sent back with
-`NodeHost.resolve`. The node's result or exception ends the run: the exception
-is raised here with its own type and the worker's traceback as its cause, or as
-a `RemoteNodeError` naming it when its type cannot be rebuilt.
+`NodeHost.resolve`. `rc.context` travels as deltas (`sync.py`: the whole of it
+once per worker, then what changed), and the node's model calls reserve on the
+run's budgets here (`spending.py`). The node's result or exception ends the
+run: the exception is raised here with its own type and the worker's traceback
+as its cause, or as a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
 Actors are pooled per resource shape (`pool.py`). A worker that dies fails its
 node with a `RemoteNodeError` and its actor is replaced; so does a node raising
