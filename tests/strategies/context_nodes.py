@@ -6,6 +6,8 @@ import asyncio
 
 import requestcompletion as rc
 
+STEPS = 2  # write, call, read back: this many times per node
+
 
 async def _write_other(tag: str) -> str:
     rc.context.put(f"other-{tag}", tag)  # a child writing keys of its own
@@ -26,7 +28,7 @@ async def _own_write(key: str, value: int, child: str) -> list[object]:
     """Write `key`, call a child, read it back: the node's own value each time."""
     target = CHILDREN[child]
     seen: list[object] = []
-    for step in range(3):
+    for step in range(STEPS):
         rc.context.put(key, (value, step))
         await rc.call(target, f"{key}-{step}")
         seen.append(rc.context.get(key))
@@ -36,7 +38,7 @@ async def _own_write(key: str, value: int, child: str) -> list[object]:
 def _own_write_sync(key: str, value: int, child: str) -> list[object]:
     target = CHILDREN[child]
     seen: list[object] = []
-    for step in range(3):
+    for step in range(STEPS):
         rc.context.put(key, (value, step))
         rc.call_sync(target, f"{key}-{step}")
         seen.append(rc.context.get(key))
@@ -69,7 +71,7 @@ async def _write_during_call(key: str, child: str) -> list[object]:
     """
     target = CHILDREN[child]
     seen: list[object] = []
-    for step in range(3):
+    for step in range(STEPS):
         call = asyncio.ensure_future(rc.call(target, f"{key}-{step}"))
         await asyncio.sleep(0)  # the call task sends its message
         await asyncio.sleep(0)  # ... and the batch holding it leaves

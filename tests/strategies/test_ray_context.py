@@ -25,13 +25,14 @@ def test_a_remote_node_always_reads_back_its_own_writes(ray_cluster: object, att
     with quiet() as runner:
         seen = runner.run_sync(nodes.own_writes_in_parallel, N).answer
         during = runner.run_sync(nodes.writes_during_calls, N).answer
-        assert seen == [[(i, step) for step in range(3)] for i in range(N)] * 2
-        assert during == [[0, 1, 2]] * N
+        assert seen == [[(i, step) for step in range(nodes.STEPS)] for i in range(N)] * 2
+        assert during == [list(range(nodes.STEPS))] * N
         # the driver has every write: the nodes' own and their children's
         context = runner.variables
-        assert {context[f"k{i}"] for i in range(N)} == {(i, 2) for i in range(N)}
-        assert context["w0"] == 2
-        assert context["other-k0-2"] == "k0-2"
+        last = nodes.STEPS - 1
+        assert {context[f"k{i}"] for i in range(N)} == {(i, last) for i in range(N)}
+        assert context["w0"] == last
+        assert context[f"other-k0-{last}"] == f"k0-{last}"
         assert context["other-sync-s2-1"] == "s2-1"
 
 
