@@ -259,16 +259,17 @@ class NodeHost:
         `delta` brings the run's context forward; `applied` is how many of the
         node's context writes the driver had applied when it answered.
         """
-        run = self._context(delta)
         future, link = self._waiting.pop(call_id, (None, None))
-        if future is None or future.done():
-            return
-        if link is not None:
-            link.variables.refresh(run.values, applied)
         try:
+            run = self._context(delta)  # also when nobody waits: the cache moves on
+            if future is None or future.done():
+                return
+            if link is not None:
+                link.variables.refresh(run.values, applied)
             value = loads(blob)
-        except Exception as error:
-            future.set_exception(error)
+        except Exception as error:  # the node fails, rather than wait for ever
+            if future is not None and not future.done():
+                future.set_exception(error)
             return
         if ok:
             future.set_result(value)
