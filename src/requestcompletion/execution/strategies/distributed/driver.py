@@ -179,12 +179,12 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             pool.release(host)
 
     def _context_of(self, task: NodeTask) -> DriverContext:
-        """The versioned view of the task's run context (one per run this strategy serves)."""
+        """The versioned view of the task's run context (one per run this strategy serves);
+        it holds the variables, so their id stays theirs."""
         variables = task.driver.variables
-        sync = self._contexts.get(id(variables))
-        if sync is None:  # it holds `variables`, so the id stays theirs
-            sync = self._contexts[id(variables)] = DriverContext(variables)
-        return sync
+        return self._contexts.get(id(variables)) or self._contexts.setdefault(
+            id(variables), DriverContext(variables)
+        )
 
     async def _drive(
         self,
@@ -220,7 +220,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                     work = (
                         _child(driver, message.blob)
                         if isinstance(message, ChildCall)
-                        else _reserved(spending, message)
+                        else spending.reserved(message)
                     )
                     serve = self._serve(host, message.call_id, work, sync, applied)
                     child = asyncio.create_task(serve)  # in order: reservations too
@@ -313,28 +313,9 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     ) -> None:
         """Answer what the remote node asked (a child call run here, a budget
         reservation): `work`'s outcome, with what changed in the context meanwhile."""
-        from .wire import dumps, encode_error
+        from .wire import reply_of
 
-        ok = False
-        try:
-            output = await work
-            try:
-                reply, ok = dumps(output), True
-            except Exception as error:
-                raise TypeError(
-                    f"the output {output!r} cannot be pickled to send it to the Ray worker "
-                    f"that asked for it: {error}"
-                ) from None
-        except asyncio.CancelledError:
-            raise  # the remote node is gone or cancelled: nobody waits for this answer
-        except BaseException as error:  # every outcome must reach the waiting node
-            raised = encode_error(error)
-            name = raised.type_name
-            reply = raised.blob or dumps(
-                RemoteNodeError(
-                    f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback
-                )
-            )
+        ok, reply = await reply_of(work)
         delta = sync.delta_for(host)
         try:
             await host.actor.resolve.remote(call_id, ok, reply, delta, applied[0])
@@ -443,8 +424,3 @@ async def _child(driver: Driver, blob: bytes) -> Any:
 
     node, args, kwargs = loads(blob)
     return await driver.call(node, args, kwargs)
-
-
-async def _reserved(spending: NodeBudgets, message: Reserve) -> int:
-    """Reserve a remote model call's worst case (`Reserve`): its hold's number."""
-    return spending.reserve(message)

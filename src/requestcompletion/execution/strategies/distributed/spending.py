@@ -63,6 +63,10 @@ class NodeBudgets:
         self._holds[number] = hold
         return number
 
+    async def reserved(self, message: Reserve) -> int:
+        """`reserve`, as the work whose outcome answers the worker."""
+        return self.reserve(message)
+
     def apply(self, message: Settle | Release | OpenBudget | CloseBudget) -> None:
         """A settlement, a release, or the node's own budget opening or closing."""
         if isinstance(message, Settle):

@@ -13,11 +13,12 @@ and its formatted traceback, so the driver can raise the original type, or a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ray import cloudpickle
@@ -34,6 +35,7 @@ __all__ = [
     "pack_args",
     "pack_call",
     "pack_node",
+    "reply_of",
 ]
 
 logger = logging.getLogger("RC.execution")
@@ -140,6 +142,28 @@ def encode_error(error: BaseException) -> Raised:
     except Exception:
         blob = None
     return Raised(name, text, blob)
+
+
+async def reply_of(work: Awaitable[Any]) -> tuple[bool, bytes]:
+    """The outcome of `work` (what a remote node asked the driver for), as the answer
+    `NodeHost.resolve` takes: (True, the output pickled) or (False, the exception)."""
+    try:
+        output = await work
+        try:
+            return True, dumps(output)
+        except Exception as error:
+            raise TypeError(
+                f"the output {_short(output)} cannot be pickled to send it to the Ray worker "
+                f"that asked for it: {error}"
+            ) from None
+    except asyncio.CancelledError:
+        raise  # the remote node is gone or cancelled: nobody waits for this answer
+    except BaseException as error:  # every outcome must reach the waiting node
+        raised = encode_error(error)
+        name = raised.type_name
+        return False, raised.blob or dumps(
+            RemoteNodeError(f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback)
+        )
 
 
 def decode_error(where: str, raised: Raised) -> BaseException:
