@@ -445,3 +445,36 @@ def test_the_reused_config_still_checks_what_differs_only_in_type_or_is_mutable(
         first = resolve_config(None, {"ray_init": init})
     with pytest.deprecated_call(match="ray_init"):  # announced every time, never cached
         assert resolve_config(None, {"ray_init": init}) is not first
+
+
+def _items_seen(item: Any) -> None:
+    pass
+
+
+def test_the_saved_summary_shows_each_given_field_converted_and_the_rest_as_defaults(
+    tmp_path: Path,
+) -> None:
+    # the defaults' summary is made once and copied: given fields must still show,
+    # converted, and no summary may change another one
+    config = rc.ExecutorConfig(
+        timeout=3,
+        log_file=tmp_path / "run.log",
+        subscriber=_items_seen,
+        budget=rc.Budget(max_nodes=3),
+        save_state=False,
+    )
+    summary = config.summary()
+    assert summary["timeout"] == 3.0
+    assert summary["log_file"] == str(tmp_path / "run.log")
+    assert summary["subscriber"] == "_items_seen"
+    assert summary["budget"] == {"max_nodes": 3}
+    assert summary["save_state"] is False
+    assert "ray_init" not in summary
+    untouched = {k: v for k, v in DESIGN_DEFAULTS.items() if k in summary and k not in config.given}
+    assert {k: summary[k] for k in untouched} == {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in untouched.items()
+    }
+    summary["timeout"] = "changed"
+    assert rc.ExecutorConfig().summary()["timeout"] is None
+    assert config.summary()["timeout"] == 3.0
+    assert list(summary) == list(rc.ExecutorConfig().summary())  # the fields' order

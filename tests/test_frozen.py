@@ -15,7 +15,8 @@ from requestcompletion.pubsub.events import RequestCreated
 from requestcompletion.testing.models import ModelCall
 
 CASES = [
-    (RequestCreated, ("run", 3, "node", None, 1.5, (1, "a"), {"k": 2})),
+    # `kind` is keyword-only in the class, last (positionally) in the fast constructor
+    (RequestCreated, ("run", 3, "node", None, 1.5, (1, "a"), {"k": 2}, "tool")),
     (ToolMessage, ("call-1", "lookup", "42", False)),
     (AssistantMessage, ("hi", (ToolCall("lookup", {"x": 1}, id="c"),))),
     (Usage, (3, 4)),
@@ -27,10 +28,13 @@ CASES = [
 @pytest.mark.parametrize(("cls", "values"), CASES, ids=[c.__name__ for c, _ in CASES])
 def test_builds_what_the_class_builds(cls: type, values: tuple[object, ...]) -> None:
     made = fast_constructor(cls)(*values)
-    expected = cls(*values)
+    every = dataclasses.fields(cls)
+    names = [f.name for f in every if not f.kw_only] + [f.name for f in every if f.kw_only]
+    keywords = {f.name: values[names.index(f.name)] for f in every if f.kw_only}
+    expected = cls(*values[: len(values) - len(keywords)], **keywords)
     assert type(made) is cls
     assert made == expected and repr(made) == repr(expected)
-    assert tuple(getattr(made, f.name) for f in dataclasses.fields(cls)) == values
+    assert tuple(getattr(made, name) for name in names) == values
     assert pickle.loads(pickle.dumps(made)) == expected
     assert copy.copy(made) == expected
     name = dataclasses.fields(cls)[0].name

@@ -38,6 +38,9 @@ def test_a_version_1_journal_loads_as_it_did_when_it_was_written(tmp_path: Path)
     copy = tmp_path / "v1.journal"
     shutil.copy(RUNS / "interrupted-v1.journal", copy)
     expected = json.loads((RUNS / "interrupted-v1.expected.json").read_text())
+    # what saved-run schema 2 adds: each type's kind, which a version-1 file never knew
+    expected["schema_version"] = 2
+    expected["types"] = [[*entry, "unknown"] for entry in expected["types"]]
     assert _document(copy) == expected
     info = rc.ExecutionInfo.load(copy)
     assert info.outcome == "interrupted" and not info.journal_torn
@@ -104,7 +107,7 @@ def test_calls_registered_together_are_one_r_line_and_returned_together_one_s_li
     first = encoder.lines([root]) + encoder.lines(children)  # two batches: registered
     second = encoder.lines([_return(c) for c in children])  # the next: returned
     assert [json.loads(line) for line in first] == [
-        ["T", 0, "leaf", "tests:leaf"],
+        ["T", 0, "leaf", "tests:leaf", "unknown"],
         ["R", 0, None, 0, 0, 0, [0], None],  # a run of one keeps its plain row
         [
             "r",
@@ -146,7 +149,7 @@ def test_columns_that_differ_row_by_row_are_lists(tmp_path: Path) -> None:
     lines = encoder.lines([a, b]) + encoder.lines(calls)
     lines += encoder.lines([_return(calls[2]), _return(calls[0])])  # out of order
     rows = [json.loads(line) for line in lines]
-    assert ["T", 1, "other", "tests:other"] in rows
+    assert ["T", 1, "other", "tests:other", "unknown"] in rows
     assert rows[-2][:4] == ["r", 2, [0, 1, 0], [0, 1, 0]]
     assert rows[-2][7] == [None, {"k": 1}, None]
     assert rows[-1][:2] == ["s", [4, 2]]
@@ -187,7 +190,7 @@ def test_a_run_longer_than_a_line_holds_is_cut_and_same_types_share_one_t_line()
     rows = [json.loads(line) for line in lines]
     assert [row[0] for row in rows] == ["T", "R", "r", "r", "T", "r"]
     assert [len(row[4]) for row in rows if row[0] == "r"] == [COLUMN_ROWS, COLUMN_ROWS, 3]
-    assert rows[4] == ["T", 1, "renamed", LEAF.key]
+    assert rows[4] == ["T", 1, "renamed", LEAF.key, "unknown"]
     assert rows[5][3] == [0, 0, 1]
 
 

@@ -22,13 +22,13 @@ PACKAGE = Path(rc.__file__).resolve().parent
 
 # Bottom to top. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "config", "budgets", "_frozen", "_text", "_signals")),
+    ("base", ("errors", "config", "_config_checks", "budgets", "_frozen", "_text", "_signals")),
     ("pubsub", ("pubsub",)),
     ("state", ("state",)),
     ("context", ("context",)),
     ("nodes", ("nodes", "nodes.base", "nodes.function")),
     ("execution", ("execution", "observability")),
-    ("runner", ("runner",)),
+    ("runner", ("runner", "_opening")),
     ("interaction", ("interaction", "human")),
     (
         "agents, CLI, viewer",
@@ -55,9 +55,11 @@ TOP = len(LAYERS) - 1
 # except the strategy modules' lazy imports of what needs Ray (an optional extra).
 CORE = [
     "runner.py",
+    "_opening.py",
     "interaction.py",
     "context.py",
     "config.py",
+    "_config_checks.py",
     "execution/control.py",
     "execution/coordinator.py",
     "execution/strategy.py",

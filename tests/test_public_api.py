@@ -55,6 +55,7 @@ PUBLIC = [
     "human",
     "llm",
     "mcp",
+    "node_kind",
     "set_config",
     "stream",
     "testing",

@@ -44,7 +44,7 @@ from .errors import (
 from .execution import ExecutionStrategy
 from .human import ask, ask_sync
 from .interaction import batch, call, call_sync, stream
-from .nodes import Node, function_node
+from .nodes import Node, function_node, node_kind
 from .pubsub import RCPublisher
 from .runner import Runner, Session
 from .state import ExecutionInfo
@@ -116,6 +116,7 @@ __all__ = [
     "human",
     "llm",
     "mcp",
+    "node_kind",
     "set_config",
     "stream",
     "testing",

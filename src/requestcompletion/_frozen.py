@@ -7,7 +7,8 @@ adds no slots, so the same memory layout) whose plain assignments are the fast
 ones, then gives it its real class: the result is the same immutable instance.
 
 For rc's own hot paths (per-call events, the test models' replies, tool
-results): every field is passed, in order, with no defaults, no validation and no
+results): every field is passed, in the order of the class's `__init__` (keyword-only
+fields last, positionally here), with no defaults, no validation and no
 `__post_init__`, so it is only for classes that have none to run.
 """
 
@@ -24,7 +25,8 @@ T = TypeVar("T")
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
     """A positional constructor taking every field of the frozen dataclass `cls`."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    every = fields(cls)  # type: ignore[arg-type]
+    names = [f.name for f in every if not f.kw_only] + [f.name for f in every if f.kw_only]
     twin = type(
         f"_Building{cls.__name__}",
         (cls,),

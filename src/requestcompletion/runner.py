@@ -2,43 +2,34 @@
 
 Opening a runner wires a config, a publisher, a state and a coordinator, and
 makes the runner current for the code inside its block. Each top-level request
-runs in a task the runner owns, under the runner's `timeout`. Closing cancels
-whatever is still running, waits for it, drains the subscribers, shuts the
-strategies down, saves the run and removes the logging handlers it added: after
-`__exit__`, nothing the runner started is left. With `save_state` the run is also
-journaled while it goes (`state.journal`), and SIGTERM in the main thread is
-handled like Ctrl-C (`_signals`).
+runs in a task the runner owns, under the runner's `timeout` (`RunControl.request`).
+Closing cancels whatever is still running, waits for it, drains the subscribers,
+shuts the strategies down, saves the run and removes what opening added: after
+`__exit__`, nothing the runner started is left (`_opening.RunSetup` does both).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import os
-import resource
 import threading
-import time
-import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextvars import Token
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _signals
+from ._opening import RunSetup, new_run_id
 from .config import ExecutorConfig, resolve_config
-from .context import Host, current_host, current_node, current_runner, loop_running
-from .errors import ConfigError, ContextError, GlobalTimeOutError, RunnerCreationError
+from .context import Host, current_host, current_runner, loop_running
+from .errors import ContextError, RunnerCreationError
 from .execution.control import Interrupt, RunControl
 from .execution.coordinator import Coordinator
 from .execution.strategy import ExecutionStrategy
-from .observability.logging import RunLogging
-from .pubsub.events import Event, RunFinished, Streamed
-from .pubsub.publisher import RCPublisher, _is_async
+from .pubsub.events import Event
+from .pubsub.publisher import RCPublisher
 from .state.info import ExecutionInfo
-from .state.journal import Journal, JournaledVariables
 from .state.records import NodeRecord
 from .state.replay import Replay, load_saved
 from .state.state import RCState
@@ -95,23 +86,18 @@ class Runner:
         self.config = resolve_config(executor_config, overrides)
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping of names to values, not {context!r}")
-        self.run_id: str = self.config.run_identifier or str(uuid.uuid4())
+        self.run_id: str = self.config.run_identifier or new_run_id()
         self.publisher = RCPublisher(self.run_id)
         self.state = RCState(self.run_id, self.publisher)
-        self.variables: dict[str, Any] = dict(context or {})
-        self.control = RunControl(self.run_id, self.publisher, self.state, self.variables)
+        self.control = RunControl(self.run_id, self.publisher, self.state, dict(context or {}))
         self.coordinator = Coordinator(self.control, self.state, self.config, execution_modes)
-        self.saved_to: Path | None = None
+        self._run: dict[str, Any] = {}
+        self._setup = RunSetup(self.config, self.control, self.coordinator, self._run)
         self._loop_runner: asyncio.Runner | None = None
         self._sync = threading.Lock()  # held while run_sync runs the run's loop
         self._token: Token[Runner | None] | None = None
         self._host_token: Token[Host | None] | None = None
-        self._logging: RunLogging | None = None
-        self._opened = self._closed = False
-        self._run: dict[str, Any] = {}
-        self._cpu0 = 0.0
-        self._sigterm = False
-        self._closers: list[Callable[[], Awaitable[Any] | None]] = []
+        self._opened = False
 
     # --- opening -----------------------------------------------------------------
 
@@ -130,7 +116,7 @@ class Runner:
                 f"runner {self.run_id!r} was already opened; make a new Runner for a new run"
             )
         other = current_runner.get()
-        if other is not None and not other._closed:
+        if other is not None and not other._setup.closed:
             raise RunnerCreationError(
                 f"a runner ({other.run_id!r}) is already active here; runners do not nest. "
                 f"Use rc.call inside the active runner, or open the new one in another "
@@ -139,59 +125,27 @@ class Runner:
         self._opened = True
         self._token = current_runner.set(self)
         self._host_token = current_host.set(self.coordinator)
-        self._cpu0 = time.process_time()
         try:
-            self._wire()
-        except BaseException as error:
+            self._setup.open(self, open_hooks)
+        except BaseException:
             # whatever failed, the runner that could not open is not current, and
             # nothing it started (handlers, journal, SIGTERM hold) stays behind
-            self._closed = True
-            self._undo_open()
-            if isinstance(error, OSError) and self._logging is None:
-                raise ConfigError(
-                    f"log_file {os.fspath(self.config.log_file or '')!r} cannot be opened: "
-                    f"{error}; give a writable file path, or log_file=None"
-                ) from error
+            self._setup.closed = True
+            try:
+                self._setup.undo()
+            finally:
+                self._forget()
             raise
 
-    def _wire(self) -> None:
-        self._logging = RunLogging.attach(self.config, self.run_id, self.publisher)
-        subscriber = self.config.subscriber
-        if subscriber is not None:
-            self.publisher.subscribe(
-                _items_to(subscriber),
-                filter=lambda event: isinstance(event, Streamed),
-                name="ExecutorConfig.subscriber",
-            )
-        if self.config.save_state:
-            self._open_journal()
-        self._sigterm = _signals.hold_sigterm()
-        for hook in open_hooks:
-            hook(self)
-        self.publisher.start(self.state.t0)
+    @property
+    def variables(self) -> dict[str, Any]:
+        """The run's `rc.context` variables (journaled while the run keeps a journal)."""
+        return self.control.variables
 
-    def _undo_open(self) -> None:
-        try:
-            if self._sigterm:
-                self._sigterm = False
-                _signals.release_sigterm()
-            if self._logging is not None:
-                self._logging.detach()
-            journal = self.state.journal
-            if journal is not None:
-                journal.close({"outcome": "failed"})
-                journal.remove()
-            self.publisher.close()
-        finally:
-            self._forget()
-
-    def _open_journal(self) -> None:
-        state, config = self.state, self.config
-        summary = self._config_summary()
-        state.journal = Journal.start(Path(config.state_dir), state, summary, config.journal_fsync)
-        if state.journal is not None:
-            self.variables = JournaledVariables(self.variables, state.journal, _node_writing)
-            self.control.variables = self.variables  # what nodes read and write, journaled
+    @property
+    def saved_to(self) -> Path | None:
+        """Where the run was saved when it closed (None before, or without `save_state`)."""
+        return self._setup.saved_to
 
     @property
     def fatal(self) -> BaseException | None:
@@ -218,7 +172,7 @@ class Runner:
         Raises:
             ContextError: the runner is closed (its events are over).
         """
-        if self._closed:
+        if self._setup.closed:
             raise ContextError(
                 f"runner {self.run_id!r} is closed, so it has no more events; call "
                 f"runner.events() before or while it runs, and read runner.info afterwards"
@@ -285,12 +239,13 @@ class Runner:
             raise control.fatal
         control.bind(asyncio.get_running_loop())
         record = self.coordinator.register(node, args, kwargs or None, None)
-        task = asyncio.create_task(self._top_level(record))
-        control.own(task)
+        task = asyncio.create_task(
+            control.request(record, self.coordinator.submit, self.config.timeout)
+        )
+        requests = control.requests
+        requests.add(task)  # while it runs, ending the run cancels it
         journal = self.state.journal
         try:
-            if journal is None:
-                return record, await task
             output = await task
         except Interrupt as carried:
             stop = carried.error
@@ -298,8 +253,11 @@ class Runner:
             self._unwound(record)
             raise
         else:
-            await journal.barrier()  # what a request did is with the OS before it returns
+            if journal is not None:
+                await journal.barrier()  # what a request did is with the OS before it returns
             return record, output
+        finally:
+            requests.discard(task)  # here, not in a done-callback: one loop callback less
         self._unwound(record)
         raise stop  # here, not in the except: its own __context__ stays as the node left it
 
@@ -315,48 +273,10 @@ class Runner:
             self.state.journal.flush()
 
     def _check_open(self) -> None:
-        if not self._opened or self._closed:
+        if not self._opened or self._setup.closed:
             raise ContextError(
                 f"runner {self.run_id!r} is not open; use it inside `with rc.Runner() as runner:`"
             )
-
-    async def _top_level(self, record: NodeRecord) -> Any:
-        scope = asyncio.timeout(self.config.timeout)
-        try:
-            async with scope:
-                return await self.coordinator.submit(record)
-        except BaseException as error:
-            if self.state.running:
-                await self._reap(record)
-            fatal = self.control.fatal
-            if isinstance(fatal, KeyboardInterrupt | SystemExit):
-                raise Interrupt(fatal) from None  # out of this task only in a carrier
-            if fatal is not None and error is not fatal:
-                raise fatal from None
-            if isinstance(error, TimeoutError) and scope.expired():
-                self.control.timed_out = True
-                raise GlobalTimeOutError(
-                    f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
-                    f"timeout of {self.config.timeout}s; everything under it was cancelled. "
-                    f"Raise ExecutorConfig.timeout, or set it to None for no limit"
-                ) from None
-            raise
-
-    async def _reap(self, record: NodeRecord) -> None:
-        """Stop what is still running under `record`, even if the run's end cancelled us.
-
-        A node of this very task that ends the run (end_on_error, FatalError)
-        cancels this task too; that cancellation is still pending while the error
-        unwinds, and would land on the first await here: the user would get a
-        bare CancelledError instead of the run's error, and the children would
-        not be waited for. So it is taken once, and the reaping finished.
-        """
-        try:
-            await self.control.reap(record)
-        except asyncio.CancelledError:
-            if self.control.fatal is None:
-                raise  # a cancellation from outside the run: honour it
-            await self.control.reap(record)
 
     def cancel(self, node_id: int) -> bool:
         """Cancel a running node and everything under it; its caller gets NodeCancelledError.
@@ -384,14 +304,7 @@ class Runner:
         An awaitable it returns is awaited when the runner closes on its loop; a
         runner closed with no loop to wait on only makes the call.
         """
-        self._closers.append(callback)
-
-    async def _run_closers(self) -> None:
-        closers, self._closers = self._closers, []
-        for callback in closers:
-            result = callback()
-            if result is not None:
-                await result
+        self._setup.closers.append(callback)
 
     def __exit__(
         self,
@@ -402,12 +315,15 @@ class Runner:
         try:
             if self._loop_runner is not None:
                 try:
-                    self._loop_runner.run(self._close_async(exc))
+                    # Not Runner.run: its SIGINT handler's install and removal (an enum
+                    # conversion that formats the task's repr) cost 20-30 us, a fifth
+                    # of a short run_sync, for a close that is over in microseconds.
+                    self._loop_runner.get_loop().run_until_complete(self._setup.close_async(exc))
                 finally:
                     self._loop_runner.close()
                     self._loop_runner = None
             else:
-                self._close_sync(exc)  # nothing ran on a loop of ours (or we are inside one)
+                self._setup.close_sync(exc)  # nothing ran on a loop of ours (or we are in one)
         finally:
             self._forget()
 
@@ -418,7 +334,7 @@ class Runner:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._close_async(exc)
+            await self._setup.close_async(exc)
         finally:
             self._forget()
 
@@ -432,87 +348,6 @@ class Runner:
                 current_host.set(None)
                 current_runner.set(None)
             self._token = self._host_token = None
-
-    async def _close_async(self, exc: BaseException | None) -> None:
-        if self.state.running:
-            await self.control.reap()
-        await self._run_closers()
-        self._finish(exc)
-        await self.publisher.aclose()
-        self._release()
-
-    def _close_sync(self, exc: BaseException | None) -> None:
-        for record in self.state.running_records():  # cannot wait for them without the loop
-            if record.task is not None:
-                record.task.cancel()
-            self.state.cancel(record, "the runner closed")
-        closers, self._closers = self._closers, []
-        for callback in closers:
-            result = callback()
-            if inspect.iscoroutine(result):
-                result.close()  # nothing here can wait for it
-        self._finish(exc)
-        self.publisher.close()
-        self._release()
-
-    def _finish(self, exc: BaseException | None) -> None:
-        self._closed = True
-        outcome = self.control.outcome(exc)
-        state = self.state
-        self._run.update(
-            outcome=outcome,
-            ended_at=state.wall0 + (time.perf_counter() - state.t0),
-            config=self._config_summary(),
-            resources={
-                "wall_time_s": time.perf_counter() - state.t0,
-                "cpu_time_s": time.process_time() - self._cpu0,
-                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            },
-        )
-        if self.publisher.active:
-            self.publisher.publish(
-                RunFinished(self.run_id, None, None, None, time.perf_counter(), outcome)
-            )
-
-    def _release(self) -> None:
-        try:
-            self.coordinator.shutdown()
-            if self.config.save_state:
-                self._save()
-        finally:
-            if self._sigterm:
-                self._sigterm = False
-                _signals.release_sigterm()
-            if self._logging is not None:
-                self._logging.detach()
-            self.variables.clear()
-
-    def _save(self) -> None:
-        journal = self.state.journal
-        if journal is not None:
-            run = self._run
-            journal.close({k: run.get(k) for k in ("outcome", "ended_at", "resources")})
-        target = Path(self.config.state_dir) / f"{self.run_id}.json"
-        try:
-            # overwrite=False: a second runner with this run_identifier gets {id}.2.json
-            self.saved_to = self.info.save(target, overwrite=False)
-            if journal is not None:
-                journal.remove()  # only once the JSON is there: until then it is the run
-        except Exception as error:  # saving must never turn a run's end into a crash
-            kept = "" if journal is None else f" (its journal {os.fspath(journal.path)!r} is kept)"
-            warnings.warn(
-                f"could not save run {self.run_id!r} to {os.fspath(target)!r}: {error}. "
-                f"The run's result is unaffected{kept}; set state_dir to a writable folder "
-                f"or save_state=False",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-
-    def _config_summary(self) -> dict[str, Any]:
-        summary = self.config.summary()
-        summary["run_identifier"] = self.run_id
-        summary["execution_modes"] = list(self.coordinator.modes)
-        return summary
 
     @classmethod
     def from_state(
@@ -556,7 +391,7 @@ class Runner:
         return runner
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open" if self._opened else "new"
+        state = "closed" if self._setup.closed else "open" if self._opened else "new"
         return f"<Runner {self.run_id!r} {state}, {len(self.state.records)} nodes>"
 
 
@@ -576,27 +411,6 @@ async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
         raise
     except BaseException as exc:
         return False, exc
-
-
-def _node_writing() -> int | None:
-    """The id of the node running here (for the journal's context writes)."""
-    record = current_node.get()
-    return None if record is None else record.id
-
-
-def _items_to(subscriber: Any) -> Any:
-    """Adapt the config's `subscriber` (which gets stream items) to an event callback."""
-    if _is_async(subscriber):
-
-        async def deliver_async(event: Any) -> None:
-            await subscriber(event.item)
-
-        return deliver_async
-
-    def deliver(event: Any) -> None:
-        subscriber(event.item)
-
-    return deliver
 
 
 async def request(runner: Runner, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

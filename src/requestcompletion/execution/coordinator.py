@@ -73,6 +73,9 @@ BUILT_IN: Mapping[str, Callable[[ExecutorConfig], ExecutionStrategy]] = {
     "threads": lambda config: ThreadedExecutionStrategy(config.max_threads),
     "distributed": DistributedExecutionStrategy.from_config,
 }
+_BUILT_IN_MODES: tuple[str, ...] = tuple(BUILT_IN)
+# It holds nothing (it hands back the prepared coroutine), so every runner shares one.
+_INLINE = AsyncioExecutionStrategy()
 
 
 class Coordinator:
@@ -96,12 +99,17 @@ class Coordinator:
         self.state = state
         self.config = config
         self.end_on_error = config.end_on_error
-        self.strategies: dict[str, ExecutionStrategy] = _checked(modes)
+        if modes is None:  # the usual case, and a short run feels every step here
+            self.strategies: dict[str, ExecutionStrategy] = {"asyncio": _INLINE}
+            self.modes: tuple[str, ...] = _BUILT_IN_MODES
+        else:
+            self.strategies = _checked(modes)
+            self.strategies.setdefault("asyncio", _INLINE)
+            self.modes = tuple(dict.fromkeys([*BUILT_IN, *self.strategies]))
         # The built-in inline strategy only awaits the prepared coroutine: the
         # coordinator does that itself, rather than build a task for it per call.
-        asyncio_mode = self.strategies.setdefault("asyncio", AsyncioExecutionStrategy())
+        asyncio_mode = self.strategies["asyncio"]
         self.inline = asyncio_mode if type(asyncio_mode) is AsyncioExecutionStrategy else None
-        self.modes = tuple(dict.fromkeys([*BUILT_IN, *self.strategies]))
         # "asyncio" and "threads" are what each kind of node gets anyway; any other
         # default mode sends every node that names none to that strategy.
         default = config.execution_mode
@@ -323,10 +331,8 @@ class Coordinator:
             strategy.shutdown()
 
 
-def _checked(modes: Mapping[str, ExecutionStrategy] | None) -> dict[str, ExecutionStrategy]:
+def _checked(modes: Mapping[str, ExecutionStrategy]) -> dict[str, ExecutionStrategy]:
     """The user's strategies, each a strategy instance under a non-empty name."""
-    if modes is None:
-        return {}
     if not isinstance(modes, Mapping):
         raise ConfigError(
             f"execution_modes must map mode names to strategies, e.g. "

@@ -78,6 +78,16 @@ class ModelBase(abc.ABC):
             f"or implement {type(self).__name__}.stream()"
         )
 
+    def scrub(self, text: str) -> str:
+        """`text` without this model's credentials, for showing it outside the run.
+
+        The default returns it unchanged; a model that holds an API key or secret
+        headers (`HTTPModel`) replaces each with ``***``. Traces that capture message
+        contents (`observability.otel.instrument(capture_content=True)`) pass every
+        text through it.
+        """
+        return text
+
     @property
     def can_stream(self) -> bool:
         """Whether this model's class implements `stream`."""

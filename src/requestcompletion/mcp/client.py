@@ -239,7 +239,7 @@ def _tool_node(client: _Client, name: str, description: str, parameters: list[Pa
     call_tool.__name__ = call_tool.__qualname__ = name
     from ..nodes._agent_tools import tool_name
 
-    return function_node(call_tool, name=tool_name(name))
+    return function_node(call_tool, name=tool_name(name), kind="mcp_tool")
 
 
 async def tools_async(

@@ -7,7 +7,7 @@ these run once per agent built (see W7 in benchmarks/), so they stay cheap.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, NoReturn
 
 from ..errors import ConfigError, NodeCreationError
@@ -15,7 +15,7 @@ from ..llm.model import ModelBase
 from ..llm.tools import Tool
 from ._agent_tools import Prepare
 
-__all__ = ["ToolErrors", "check_schema", "raising", "refuse", "resolve"]
+__all__ = ["ToolErrors", "check_options", "check_schema", "raising", "refuse", "resolve"]
 
 ToolErrors = Literal["model", "raise"]
 
@@ -30,6 +30,65 @@ def resolve(name: str, spec: str | None) -> ModelBase:
         return resolve_model(spec)
     except ConfigError as error:
         raise NodeCreationError(f"agent_node({name!r}): llm={spec!r}: {error}") from error
+
+
+def check_options(
+    name: str,
+    llm: ModelBase | str | None,
+    system_message: Any,
+    max_tool_calls: Any,
+    retries: Any,
+    max_turns: Any,
+    mode: Any,
+    max_parallel_tools: Any,
+    timeout: Any,
+    stream: Any,
+    output_schema: Any,
+    output_validator: Any,
+    output_retries: Any,
+) -> ModelBase:
+    """Check `agent_node`'s options other than its tools; return the model to use.
+
+    Raises:
+        NodeCreationError: an option is not allowed (the message says which and why).
+    """
+    if not isinstance(name, str) or not name:
+        raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
+    if llm is None or isinstance(llm, str):
+        llm = resolve(name, llm)
+    if not isinstance(llm, ModelBase):
+        refuse(name, f"llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}")
+    if system_message is not None and not isinstance(system_message, str | Callable):
+        refuse(name, f"system_message must be a string, a function or None, not {system_message!r}")
+    for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
+        if value is not None and (type(value) is not int or value < 0):
+            refuse(name, f"{option} must be an int >= 0, not {value!r}")
+    if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
+        refuse(name, f"max_turns must be an int >= 1 or None (no limit), not {max_turns!r}")
+    if mode is not None and mode != "asyncio" and mode != "distributed":
+        refuse(
+            name,
+            f"mode must be 'asyncio', 'distributed' or None (an agent is async), not {mode!r}",
+        )
+    if max_parallel_tools is not None and (
+        type(max_parallel_tools) is not int or max_parallel_tools < 1
+    ):
+        refuse(name, f"max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        refuse(name, "timeout must be a number of seconds > 0 or None")
+    if stream and not llm.can_stream:
+        refuse(
+            name,
+            f"stream=True, but {type(llm).__name__} cannot stream; "
+            "use a model that implements stream(), or stream=False",
+        )
+    if output_schema is not None:
+        check_schema(name, output_schema)
+    if output_validator is not None and not callable(output_validator):
+        refuse(name, f"output_validator must be a function, not {output_validator!r}")
+    if type(output_retries) is not int or output_retries < 0:
+        refuse(name, f"output_retries must be an int >= 0, not {output_retries!r}")
+    return llm
 
 
 def refuse(name: str, problem: str) -> NoReturn:

@@ -303,6 +303,9 @@ class AgentRun:
                     llm.provider,
                     llm.model_name,
                     len(self.history),
+                    self.history,  # the list itself: read only if a subscriber asks
+                    llm.scrub,
+                    "agent",
                 ),
             )
         try:
@@ -342,6 +345,8 @@ class AgentRun:
                     response.latency,
                     cost,
                     response.finish_reason,
+                    response,
+                    "agent",
                 ),
             )
         return response

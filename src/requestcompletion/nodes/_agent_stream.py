@@ -48,7 +48,9 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
                     # config's subscriber gets, with the Chunk itself as its item
                     partial = "".join(pieces) if structured else None
                     piece = _piece(item.text, partial)
-                    publisher.publish(_chunk(runner.run_id, *who(record), last, piece, item.text))
+                    publisher.publish(
+                        _chunk(runner.run_id, *who(record), last, piece, item.text, "agent")
+                    )
     finally:
         if pieces and runner is not None:  # a stream cut off mid-way is kept too
             whole = streamed_text("".join(pieces), len(pieces), first - started, last - started)

@@ -34,7 +34,7 @@ from ..llm.budget import Budget
 from ..llm.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from ..llm.model import ModelBase
 from ..llm.tools import Tool
-from ._agent_checks import ToolErrors, check_schema, raising, refuse, resolve
+from ._agent_checks import ToolErrors, check_options, raising, refuse, resolve
 from ._agent_loop import DEFAULT_MAX_TURNS, AgentConfig, AgentRun
 from ._agent_output import OutputValidator
 from ._agent_prompt import ModelText
@@ -62,6 +62,7 @@ class AgentNode(Node[AgentResult[OutputT]], Generic[OutputT]):
         TypeError: (as NodeCreationError from `rc.call`) the prompt is neither.
     """
 
+    kind: ClassVar[str] = "agent"
     agent: ClassVar[AgentConfig]
 
     def __init__(self, prompt: str | Sequence[Message]) -> None:
@@ -295,42 +296,21 @@ def agent_node(
     """
     # Apps build agents per request: this path is kept to checks and one class (W7
     # in benchmarks/); tools and schemas are described once per function or type.
-    if not isinstance(name, str) or not name:
-        raise NodeCreationError(f"agent_node needs a non-empty name, not {name!r}")
-    if llm is None or isinstance(llm, str):
-        llm = resolve(name, llm)
-    if not isinstance(llm, ModelBase):
-        refuse(name, f"llm must be a model (a requestcompletion.llm.ModelBase), not {llm!r}")
-    if system_message is not None and not isinstance(system_message, str | Callable):
-        refuse(name, f"system_message must be a string, a function or None, not {system_message!r}")
-    for option, value in (("max_tool_calls", max_tool_calls), ("retries", retries)):
-        if value is not None and (type(value) is not int or value < 0):
-            refuse(name, f"{option} must be an int >= 0, not {value!r}")
-    if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
-        refuse(name, f"max_turns must be an int >= 1 or None (no limit), not {max_turns!r}")
-    if mode is not None and mode != "asyncio" and mode != "distributed":
-        refuse(
-            name,
-            f"mode must be 'asyncio', 'distributed' or None (an agent is async), not {mode!r}",
-        )
-    if max_parallel_tools is not None and (
-        type(max_parallel_tools) is not int or max_parallel_tools < 1
-    ):
-        refuse(name, f"max_parallel_tools must be an int >= 1 or None, not {max_parallel_tools!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        refuse(name, "timeout must be a number of seconds > 0 or None")
-    if stream and not llm.can_stream:
-        refuse(
-            name,
-            f"stream=True, but {type(llm).__name__} cannot stream; "
-            "use a model that implements stream(), or stream=False",
-        )
-    if output_schema is not None:
-        check_schema(name, output_schema)
-    if output_validator is not None and not callable(output_validator):
-        refuse(name, f"output_validator must be a function, not {output_validator!r}")
-    if type(output_retries) is not int or output_retries < 0:
-        refuse(name, f"output_retries must be an int >= 0, not {output_retries!r}")
+    llm = check_options(
+        name,
+        llm,
+        system_message,
+        max_tool_calls,
+        retries,
+        max_turns,
+        mode,
+        max_parallel_tools,
+        timeout,
+        stream,
+        output_schema,
+        output_validator,
+        output_retries,
+    )
     if isinstance(tool_nodes, str | bytes) or not isinstance(tool_nodes, Iterable):
         refuse(name, "tool_nodes must be a list of tool nodes")
     entries = [_entry(node) for node in tool_nodes]

@@ -20,7 +20,7 @@ from .._text import safe_repr
 from ..errors import NodeCreationError
 from ..state.records import error_text
 
-__all__ = ["ExecutionMode", "Node", "NodeSpec", "spec_of"]
+__all__ = ["ExecutionMode", "Node", "NodeSpec", "node_kind", "spec_of"]
 
 T = TypeVar("T")
 # A mode names a strategy of the runner: the built-ins ("asyncio", "threads",
@@ -45,8 +45,12 @@ class Node(Generic[T]):
             (what a distributed node asks of the Ray cluster: ``num_cpus``,
             ``num_gpus``, ``memory`` and custom ``resources``).
         ray_options: deprecated spelling of ``execution_options["distributed"]``.
+        kind: what sort of node it is, as its events and saved runs say (see
+            `node_kind`): "node" unless the class says otherwise; `agent_node`
+            types say "agent", `function_node` types "function".
     """
 
+    kind: ClassVar[str] = "node"
     execution_mode: ClassVar[ExecutionMode | None] = None
     timeout: ClassVar[float | None] = None
     execution_options: ClassVar[Mapping[str, Mapping[str, Any]] | None] = None
@@ -73,6 +77,7 @@ class NodeSpec:
         "func",
         "is_async",
         "key",
+        "kind",
         "mode",
         "name",
         "node",
@@ -91,18 +96,24 @@ class NodeSpec:
         mode: ExecutionMode | None = None,
         timeout: float | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        kind: str = "function",
     ) -> None:
         self.node = node  # what users pass to rc.call
         self.func = func  # the function to call, or None for a class node
         self.name = name
+        if not isinstance(kind, str) or not kind:
+            raise NodeCreationError(
+                f"node {name!r}: kind must be a non-empty string such as 'node', not {kind!r}"
+            )
+        self.kind = kind
         module = getattr(node, "__module__", None) or "?"
         self.key = f"{module}:{getattr(node, '__qualname__', name)}"
         self.is_async = is_async
         check_mode(f"node {name!r}", mode)
         if (mode == "threads" and is_async) or (mode == "asyncio" and not is_async):
-            kind = "an async def" if is_async else "a plain def"
+            sort = "an async def" if is_async else "a plain def"
             raise NodeCreationError(
-                f"node {name!r} is {kind} and cannot run in execution mode {mode!r}: async "
+                f"node {name!r} is {sort} and cannot run in execution mode {mode!r}: async "
                 f"nodes run on the event loop, plain def nodes on threads (or both distributed)"
             )
         self.explicit_mode = mode is not None
@@ -204,6 +215,22 @@ def spec_of(node: Any) -> NodeSpec:
     return spec
 
 
+def node_kind(node: Any) -> str:
+    """What sort of node `node` is: the `kind` its events and saved runs carry.
+
+    "agent" for an `rc.agent_node`, "function" for a function or `rc.function_node`,
+    "mcp_tool" for a tool of an MCP server (`rc.mcp.tools`), "node" for an `rc.Node`
+    subclass, or whatever a subclass sets as its `kind` class attribute. A call an
+    agent made to answer a tool call says "tool" instead of "function" or "node"
+    (an agent stays "agent", an MCP tool "mcp_tool"): that depends on the call, so
+    it is on the call's events and `NodeInfo.kind`, not here.
+
+    Raises:
+        NodeCreationError: `node` is not a node.
+    """
+    return spec_of(node).kind
+
+
 def _make_spec(node: Any) -> NodeSpec:
     if isinstance(node, type):
         if not issubclass(node, Node):
@@ -219,6 +246,7 @@ def _make_spec(node: Any) -> NodeSpec:
             mode=node.execution_mode,
             timeout=node.timeout,
             options=merge_ray_options(name, node.execution_options, node.ray_options, 4),
+            kind=node.kind,
         )
     if isinstance(node, Node):
         raise NodeCreationError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, ClassVar, Generic, TypeVar, cast, overload
 
 from ..errors import NodeCreationError
 from .base import ExecutionMode, Node, NodeSpec, check_mode, check_options, merge_ray_options
@@ -44,6 +44,7 @@ class FunctionNode(Node[T], Generic[T], metaclass=_CallsTheFunction):
     result (a coroutine for an `async def`), as the undecorated function would.
     """
 
+    kind: ClassVar[str] = "function"
     func: Callable[..., T | Awaitable[T]]
     tool_description: str | None = None  # for a model, instead of the docstring's
 
@@ -65,6 +66,7 @@ def function_node(
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
     ray_options: Mapping[str, Any] | None = None,
+    kind: str = "function",
 ) -> type[FunctionNode[T]]: ...
 @overload
 def function_node(
@@ -76,6 +78,7 @@ def function_node(
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
     ray_options: Mapping[str, Any] | None = None,
+    kind: str = "function",
 ) -> Callable[[Callable[..., Any]], type[FunctionNode[Any]]]: ...
 
 
@@ -88,6 +91,7 @@ def function_node(
     mode: ExecutionMode | None = None,
     execution_options: Mapping[str, Mapping[str, Any]] | None = None,
     ray_options: Mapping[str, Any] | None = None,
+    kind: str = "function",
 ) -> Any:
     """Make a node type from a function (`function_node(f)`, `@function_node(...)`).
 
@@ -104,6 +108,8 @@ def function_node(
         execution_options: options for the strategies, keyed by mode, e.g.
             ``{"distributed": {"num_cpus": 1}}``; see `Node`.
         ray_options: deprecated: write ``execution_options={"distributed": {...}}``.
+        kind: what its events and saved runs say it is (`rc.node_kind`); default
+            "function".
 
     Returns:
         A `Node` subclass: `rc.call(Upper, "x")`, or a tool for `rc.agent_node`.
@@ -116,10 +122,12 @@ def function_node(
     if func is None:
 
         def decorate(func: Callable[..., Any]) -> type[FunctionNode[Any]]:
-            return _make(func, name, description, timeout, mode, execution_options, ray_options)
+            return _make(
+                func, name, description, timeout, mode, execution_options, ray_options, kind
+            )
 
         return decorate
-    return _make(func, name, description, timeout, mode, execution_options, ray_options)
+    return _make(func, name, description, timeout, mode, execution_options, ray_options, kind)
 
 
 def _make(
@@ -130,6 +138,7 @@ def _make(
     mode: ExecutionMode | None,
     execution_options: Mapping[str, Mapping[str, Any]] | None,
     ray_options: Mapping[str, Any] | None,
+    kind: str,
 ) -> type[FunctionNode[Any]]:
     if not callable(func):
         raise NodeCreationError(f"function_node needs a function, not {func!r}")
@@ -156,6 +165,7 @@ def _make(
                 "execution_mode": mode,
                 "execution_options": options,
                 "tool_description": description,
+                "kind": kind,
                 "__doc__": func.__doc__,
                 "__module__": getattr(func, "__module__", __name__),
                 "__qualname__": getattr(func, "__qualname__", node_name),
@@ -171,5 +181,6 @@ def _make(
         mode=mode,
         timeout=timeout,
         options=options,
+        kind=kind,
     )
     return node_type

@@ -56,8 +56,8 @@ _now = time.monotonic
 class SyncDelivery:
     """One sync subscriber: its queue of batches and how far it got.
 
-    `deliver` may be called from any thread. `done` is set once the subscription
-    has handled its STOP pair or was abandoned.
+    `deliver` may be called from any thread. It is done (`finished`) once it has
+    handled its STOP pair or was abandoned.
     """
 
     def __init__(
@@ -68,14 +68,28 @@ class SyncDelivery:
         self.scheduled = False  # queued for a worker, or being handled (hub lock)
         self.given = 0  # pairs handed over (hub lock)
         self.taken = 0  # pairs handled or dropped (the handling worker only)
-        self.done = threading.Event()
+        # Done: the flag, then the lock released (held from here until then). A C lock,
+        # not a threading.Event: an Event's Condition is Python code on both threads,
+        # a few us of every short run with a sync subscriber.
+        self.is_done = False
+        self._pending = threading.Lock()
+        self._pending.acquire()
         self.abandoned = False
         self.deadline: float | None = None  # set by a close that could not wait
         self.loop_done: asyncio.Future[None] | None = None
 
     def finished(self) -> bool:
         """Whether everything delivered has been handled (or dropped)."""
-        return self.done.is_set()
+        return self.is_done
+
+    def wait(self, timeout: float) -> bool:
+        """Block until done, at most `timeout` seconds; whether it is done."""
+        if self.is_done:
+            return True
+        if self._pending.acquire(timeout=timeout):
+            self._pending.release()  # for the next waiter
+            return True
+        return self.is_done
 
     def preload(self, batch: list[Any]) -> None:
         """Queue a batch before any other: `deliver` is safe from any thread."""
@@ -108,7 +122,7 @@ class SyncDelivery:
     def abandon(self) -> int:
         """Give up on what is left (once); log and return how many events were dropped."""
         with _hub.lock:
-            if self.done.is_set() or self.abandoned:
+            if self.is_done or self.abandoned:
                 return 0
             self.abandoned = True
             left = self.given - self.taken - 1  # the STOP pair is no event
@@ -117,7 +131,11 @@ class SyncDelivery:
         return report_dropped(self.name, left)
 
     def _finish(self) -> None:
-        self.done.set()
+        with _hub.lock:  # the worker's STOP and a close's abandon may meet here
+            if self.is_done:
+                return
+            self.is_done = True
+        self._pending.release()
         fut = self.loop_done
         if fut is not None:
             try:
@@ -126,9 +144,9 @@ class SyncDelivery:
                 pass
 
     async def wait_async(self) -> None:
-        """Return once `done` is set, without blocking the loop."""
+        """Return once done, without blocking the loop."""
         self.loop_done = asyncio.get_running_loop().create_future()
-        if not self.done.is_set():  # it may have finished while the future was made
+        if not self.is_done:  # it may have finished while the future was made
             await self.loop_done
 
 
@@ -170,14 +188,14 @@ def wait_all(subscriptions: Iterable[SyncDelivery], timeout: float) -> list[Sync
     While it waits it lets the hub replace a stuck worker. Returns those not done.
     """
     deadline = _now() + timeout
-    waiting = [s for s in subscriptions if not s.done.is_set()]
+    waiting = [s for s in subscriptions if not s.is_done]
     while waiting:
         left = deadline - _now()
         if left <= 0:
             break
-        if not waiting[0].done.wait(min(left, STALL_SECONDS)):
+        if not waiting[0].wait(min(left, STALL_SECONDS)):
             _hub.unstick()  # a stall is only looked at while work waits behind it
-        waiting = [s for s in waiting if not s.done.is_set()]
+        waiting = [s for s in waiting if not s.is_done]
     return waiting
 
 
@@ -287,7 +305,7 @@ class _Hub:
             with lock:  # one lock round per turn: settle the last subscription, take the next
                 if sub is not None:
                     worker.current = None
-                    if sub.batches and not sub.done.is_set():
+                    if sub.batches and not sub.is_done:
                         self.ready.append(sub)
                     else:
                         sub.scheduled = False

@@ -212,6 +212,9 @@ class RCPublisher:
 
     async def aclose(self) -> None:
         """Flush, then wait until every subscriber has handled everything (bounded)."""
+        if not self._subscriptions and not self._retired:
+            self._buffer = []  # nobody to hand anything to, or to wait for
+            return
         self.flush()
         subscriptions = self._stop_all()
         # Most are done within a moment: only the others are awaited (a future and

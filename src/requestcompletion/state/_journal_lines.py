@@ -14,7 +14,7 @@ cannot hold are tagged, as in the saved JSON (see `persistence`).
 =====================================================  ====================================
 ``["H", {journal_version, schema_version, run_id,      the header, always the first line
 started_at, pid, config}]``
-``["T", type, name, key]``                             a node type, before its first call;
+``["T", type, name, key, kind]``                       a node type, before its first call;
                                                        ``type`` numbers it in this file
 ``["R", id, parent, type, us, step, args, kwargs]``    a call registered (it starts then);
                                                        ``parent`` None for a top-level one
@@ -144,7 +144,7 @@ class LineEncoder:
 
     def __init__(self, records: list[NodeRecord], t0: float) -> None:
         self._records, self._t0 = records, t0
-        self._types: dict[tuple[str, str], int] = {}  # (name, key) -> its number here
+        self._types: dict[tuple[str, str, str], int] = {}  # (name, key, kind) -> number
         self._numbers: dict[Any, int] = {}  # NodeSpec -> the number of its type
         self._plain = False  # this batch is written a row per change
 
@@ -232,13 +232,13 @@ class LineEncoder:
 
     def _number(self, spec: Any, lines: list[str]) -> int:
         """The number of `spec`'s type in this file, given by a T line the first time.
-        Types are told apart by name and key, as in the saved JSON: two nodes made
-        from one function under different names are different types."""
+        Types are told apart by name, key and kind, as in the saved JSON: two nodes
+        made from one function under different names are different types."""
         name = spec.name if type(spec.name) is str else repr(spec.name)
-        number = self._types.get((name, spec.key))
+        number = self._types.get((name, spec.key, spec.kind))
         if number is None:
-            number = self._types[name, spec.key] = len(self._types)
-            lines.append(_encode_row(["T", number, name, spec.key]))
+            number = self._types[name, spec.key, spec.kind] = len(self._types)
+            lines.append(_encode_row(["T", number, name, spec.key, spec.kind]))
         return number
 
     def _row(self, item: tuple[Any, ...]) -> list[Any]:

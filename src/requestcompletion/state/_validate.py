@@ -58,8 +58,10 @@ def _check(document: dict[str, Any]) -> None:
         _need(value is None or isinstance(value, dict), key, "an object", value)
     types = _list(document.get("types"), "types")
     for i, entry in enumerate(types):
-        ok = isinstance(entry, list) and len(entry) == 2 and all(isinstance(s, str) for s in entry)
-        _need(ok, f"types[{i}]", "a [name, key] pair of strings", entry)
+        # [name, key, kind]; a file of schema version 1 has no kind
+        ok = isinstance(entry, list) and len(entry) in (2, 3)
+        ok = ok and all(isinstance(s, str) for s in entry)
+        _need(ok, f"types[{i}]", "a [name, key, kind] list of strings", entry)
     count = _nodes(document.get("nodes"), len(types))
     roots = _list(document.get("roots"), "roots")
     parents = document["nodes"]["parent"]

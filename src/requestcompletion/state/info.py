@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import SavedRunError
 from .journal_reader import load_journal
 from .persistence import dumps, load_state, state_document, write_atomic
-from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp
+from .records import Edge, ErrorInfo, NodeInfo, NodeRecord, Stamp, kind_of
 from .state import RCState
 
 __all__ = ["ExecutionInfo", "TimingSummary"]
@@ -79,6 +79,7 @@ class ExecutionInfo:
             start=record.start + to_wall,
             end=None if record.end is None else record.end + to_wall,
             extras=state.extras.get(record.id),
+            kind=kind_of(record),
         )
 
     @property

@@ -176,7 +176,7 @@ def _replay_lines(
                 record.status = "cancelled"
             last_us = max(last_us, us)
         elif kind == "T":
-            types[row[1]] = SavedType(row[2], row[3])
+            types[row[1]] = SavedType(*row[2:5])  # a journal of version 1 has no kind
         elif kind == "I":
             state.streamed.append((row[1], (row[2] or 0) / 1e6, row[3]))
         elif kind == "C":

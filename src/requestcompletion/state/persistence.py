@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import SavedRunError
 from ._encode import Encoder
 from ._validate import COLUMNS, check_document
-from .records import ErrorInfo, NodeRecord
+from .records import UNKNOWN_KIND, ErrorInfo, NodeRecord
 from .state import RCState
 
 __all__ = [
@@ -40,7 +40,8 @@ __all__ = [
     "write_atomic",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: a type is ``[name, key, kind]`` (1 had no kind; such files still load, as "unknown")."""
 _VALUE_COLUMNS = ("args", "kwargs", "output")
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Loading refuses larger files (a saved run is data to look at, not a data store)."""
@@ -108,16 +109,16 @@ def state_document(state: RCState, **run: Any) -> dict[str, Any]:
     t0 = state.t0
     # keyed by name as well as by module:qualname: two function_node(f, name=...) of one
     # function (or a factory's inner function) share a key but are different nodes
-    types: dict[tuple[str, str], int] = {}
+    types: dict[tuple[str, str, str], int] = {}
     type_list: list[list[str]] = []
 
     def type_index(record: NodeRecord) -> int:
         spec = record.spec
-        name, key = _as_text(spec.name), _as_text(spec.key)
-        index = types.get((name, key))
+        name, key, kind = _as_text(spec.name), _as_text(spec.key), _as_text(spec.kind)
+        index = types.get((name, key, kind))
         if index is None:
-            index = types[name, key] = len(type_list)
-            type_list.append([name, key])
+            index = types[name, key, kind] = len(type_list)
+            type_list.append([name, key, kind])
         return index
 
     def us(t: float | None) -> int | None:
@@ -205,12 +206,12 @@ def _claim(tmp: Path, path: Path) -> Path:
 
 
 class SavedType:
-    """The type of a node in a loaded run: its name and key, no code."""
+    """The type of a node in a loaded run: its name, key and kind, no code."""
 
-    __slots__ = ("key", "name")
+    __slots__ = ("key", "kind", "name")
 
-    def __init__(self, name: str, key: str) -> None:
-        self.name, self.key = name, key
+    def __init__(self, name: str, key: str, kind: str = UNKNOWN_KIND) -> None:
+        self.name, self.key, self.kind = name, key, kind
 
 
 def load_state(path: str | os.PathLike[str]) -> tuple[RCState, dict[str, Any]]:
@@ -301,7 +302,7 @@ def _rebuild(document: dict[str, Any]) -> RCState:
 
     state = RCState(document["run_id"], RCPublisher(document["run_id"]))
     state.t0, state.wall0 = 0.0, float(document["started_at"])
-    types = [SavedType(name, key) for name, key in document["types"]]
+    types = [SavedType(*entry) for entry in document["types"]]  # [name, key(, kind)]
     nodes = document["nodes"]
     records = state.records
     for i, (kind, parent, status, start, end, s_step, e_step, args, kwargs, output) in enumerate(

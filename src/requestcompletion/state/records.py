@@ -14,9 +14,26 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Edge", "ErrorInfo", "NodeInfo", "NodeRecord", "Stamp", "Status", "error_text"]
+__all__ = [
+    "TOOL_WHEN_AN_AGENT_CALLS",
+    "UNKNOWN_KIND",
+    "Edge",
+    "ErrorInfo",
+    "NodeInfo",
+    "NodeRecord",
+    "Stamp",
+    "Status",
+    "error_text",
+    "kind_of",
+]
 
 Status = Literal["running", "succeeded", "failed", "cancelled"]
+UNKNOWN_KIND = "unknown"
+"""The kind of a node in a run saved before kinds were recorded, or of a call of
+something that is not a node at all (its creation failed)."""
+# the kinds a call answering an agent's tool call shows as "tool"; an agent stays an
+# agent there, an MCP tool an MCP tool, and a user's own kind stays the user's
+TOOL_WHEN_AN_AGENT_CALLS = frozenset({"function", "node"})
 
 
 class NodeRecord:
@@ -81,6 +98,21 @@ class NodeRecord:
         return f"<NodeRecord {self.id} {self.name} {self.status}>"
 
 
+def kind_of(record: NodeRecord) -> str:
+    """The kind a call's events and `NodeInfo` say: its node type's kind (see
+    `rc.node_kind`), or "tool" for a function or class node an agent called.
+
+    An agent calls other nodes only to answer its model's tool calls (or to hand the
+    conversation to another agent, which stays "agent"), so the parent's kind is
+    enough to tell; nothing is kept per call.
+    """
+    kind: str = record.spec.kind
+    parent = record.parent
+    if parent is not None and kind in TOOL_WHEN_AN_AGENT_CALLS and parent.spec.kind == "agent":
+        return "tool"
+    return kind
+
+
 def error_text(error: BaseException) -> str:
     """``"Type: message"`` for `error`; never raises, even when its str() does."""
     info = ErrorInfo.of(error)
@@ -119,7 +151,10 @@ def _traceback_of(error: BaseException) -> str:
 class NodeInfo:
     """A snapshot of one node run.
 
-    Times are seconds since the epoch; `end` is None while the node runs.
+    Times are seconds since the epoch; `end` is None while the node runs. `kind` is
+    what sort of node ran: "agent", "tool" (called by an agent for a tool call),
+    "mcp_tool", "function", "node" or a class node's own `kind` (see
+    `rc.node_kind`); "unknown" in a run saved before kinds were recorded.
     """
 
     id: int
@@ -134,6 +169,7 @@ class NodeInfo:
     start: float
     end: float | None
     extras: dict[str, Any] | None = None
+    kind: str = UNKNOWN_KIND
 
     @property
     def duration(self) -> float | None:

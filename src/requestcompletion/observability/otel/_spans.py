@@ -15,6 +15,7 @@ times: the nodes' path is not touched, and a slow exporter cannot slow the run.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -22,6 +23,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ...pubsub import events as ev
+from ._messages import input_messages, output_messages
 
 __all__ = ["RunSpans"]
 
@@ -48,8 +50,9 @@ class RunSpans:
     Args:
         tracer: where spans are made.
         capture_content: also record node inputs and outputs (an agent's prompt
-            and reply among them), tool arguments and results. Off by default: they
-            may hold personal data, and the GenAI conventions make them opt-in.
+            and reply among them), tool arguments and results, and each model
+            call's messages (`_messages`). Off by default: they may hold personal
+            data, and the GenAI conventions make them opt-in.
     """
 
     def __init__(self, tracer: Tracer, capture_content: bool = False) -> None:
@@ -60,6 +63,8 @@ class RunSpans:
         self.nodes: dict[int, Span] = {}
         self.contexts: dict[int, Context] = {}  # a node's span as a parent, made once
         self.model_calls: dict[int, Span] = {}  # node id -> its model call in flight
+        # node id -> the scrub of its model call in flight (contents captured only)
+        self.scrubs: dict[int, Callable[[str], str]] = {}
         self.agents: set[int] = set()  # nodes that called a model: their children are tools
         self.cost = 0.0
         self.priced = True  # every model call had a known price
@@ -103,6 +108,7 @@ class RunSpans:
     def _run_finished(self, event: ev.RunFinished) -> None:
         end = _ns(event.time)
         self.contexts.clear()
+        self.scrubs.clear()
         for spans in (self.model_calls, self.nodes):  # none are left in a clean run
             for span in spans.values():
                 span.set_attribute("rc.node.status", "cancelled")
@@ -129,6 +135,8 @@ class RunSpans:
         self.node_count += 1
         context = self.run_context if event.parent_id is None else self._context(event.parent_id)
         attributes: dict[str, Any] = {"rc.node.id": node_id, "rc.node.name": name}
+        if event.kind is not None:
+            attributes["rc.node.kind"] = event.kind
         if event.parent_id is not None:
             attributes["rc.node.parent_id"] = event.parent_id
         tool = event.parent_id in self.agents
@@ -192,6 +200,7 @@ class RunSpans:
             return None
         self.contexts.pop(event.node_id, None)
         model_call = self.model_calls.pop(event.node_id, None)
+        self.scrubs.pop(event.node_id, None)
         if model_call is not None:
             if error is not None:
                 _set_error(model_call, error, event.time)
@@ -210,22 +219,27 @@ class RunSpans:
             agent.set_attribute("gen_ai.operation.name", "invoke_agent")
             agent.set_attribute("gen_ai.agent.name", event.node_name or "")
         self.agents.add(node_id)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": event.provider,
+            "gen_ai.system": event.provider,  # the older name of the same thing
+            "gen_ai.request.model": event.model,
+            "rc.llm.messages": event.messages,
+        }
+        if self.capture_content:
+            attributes["gen_ai.input.messages"] = input_messages(event.sent, event.scrub)
+            self.scrubs[node_id] = event.scrub
         self.model_calls[node_id] = self.tracer.start_span(
             f"chat {event.model}",
             context=self._context(node_id),
             kind=SpanKind.CLIENT,
             start_time=_ns(event.time),
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": event.provider,
-                "gen_ai.system": event.provider,  # the older name of the same thing
-                "gen_ai.request.model": event.model,
-                "rc.llm.messages": event.messages,
-            },
+            attributes=attributes,
         )
 
     def _model_replied(self, event: ev.LLMResponseReceived) -> None:
         span = self.model_calls.pop(event.node_id, None) if event.node_id is not None else None
+        scrub = self.scrubs.pop(event.node_id, None) if event.node_id is not None else None
         if event.cost is None:
             self.priced = False
         else:
@@ -239,6 +253,9 @@ class RunSpans:
             span.set_attribute("gen_ai.usage.output_tokens", event.output_tokens)
         if event.finish_reason is not None:
             span.set_attribute("gen_ai.response.finish_reasons", (event.finish_reason,))
+        if self.capture_content and scrub is not None and event.response is not None:
+            replied = output_messages(event.response, event.finish_reason, scrub)
+            span.set_attribute("gen_ai.output.messages", replied)
         if event.cost is not None:
             span.set_attribute("rc.llm.cost", event.cost)
         span.set_attribute("rc.llm.latency", event.latency)
