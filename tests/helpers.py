@@ -42,9 +42,18 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def docs_code(page: str) -> str:
-    """The ```python blocks of a page of docs/, joined: what the page tells users to run."""
+    """The ```python blocks of a page of docs/, joined: what the page tells users to run.
+
+    A block marked for a special run (``<!-- docs: ray -->`` and the like, see
+    tests/docs/markdown_examples.py) is left out: tests/docs runs it on its own.
+    """
     text = (DOCS / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+    found = re.findall(
+        r"(^<!--\s*docs:.*?-->\s*\n(?:\s*\n)*)?^```python\n(.*?)^```$",
+        text,
+        flags=re.DOTALL | re.MULTILINE,
+    )
+    blocks = [code for mark, code in found if not mark]
     assert blocks, f"docs/{page} has no python block"
     return "\n\n".join(blocks)
 

@@ -2,7 +2,9 @@
 
 This part sits at the bottom of the layers, so that node registration (max_nodes)
 can count against it; the model-call side (reserving a call's worst case) is in
-`llm.budget`, with the agents.
+`llm.budget`, with the agents. The distributed strategy, below the agents, reserves
+for model calls made on Ray workers through `HOLDS`, which `llm.budget` sets when
+it is imported (it always is before a model call can be made: agents import it).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from .errors import BudgetExceededError, ConfigError
 
-__all__ = ["Budget", "agent_scope", "check_budget", "count_node", "ledgers"]
+__all__ = ["HOLDS", "Budget", "Holds", "agent_scope", "check_budget", "count_node", "ledgers"]
 
 Runner = Any  # the runner, duck-typed: this module sits below it
 NodeRecord = Any
@@ -198,3 +200,14 @@ def count_node(runner: Runner, parent: NodeRecord | None) -> None:
             ledger.refuse({"nodes": 1}, where, "one more node")
         for ledger in found:
             ledger.spent["nodes"] += 1
+
+
+class Holds(Protocol):
+    """How a model call's worst case is reserved on ledgers (`llm.budget.Hold`)."""
+
+    def reserve(self, found: list[_Ledger], name: str, prompt: int, answer: int, where: str) -> Any:
+        """Reserve `prompt` plus `answer` tokens of model `name`: a hold to settle or release."""
+
+
+HOLDS: Holds | None = None
+"""`llm.budget.Hold`, once `llm.budget` is imported (see the module docstring)."""

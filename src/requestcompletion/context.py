@@ -8,6 +8,27 @@ What a node asks of its run (`rc.call`, `rc.call_sync`, `rc.stream`,
 `rc.context`) goes to the current `Host`: on the driver the runner's
 coordinator, on a Ray worker the link back to the driver. The user verbs take
 the same path in both places.
+
+What a node sees of `rc.context` depends on where it runs (the table in
+docs/strategies.md, "Context across strategies"):
+
+- asyncio and threads: every node of the runner reads and writes the runner's
+  one dict, live. A write is seen by every node at once; a child sees what its
+  parent wrote before the call; of two writes to one key the last wins. Each
+  get or put is one dict operation, but a get-then-put on threads is not atomic.
+- distributed (Ray): a remote node reads a copy kept on its worker: the
+  driver's context when the node started, refreshed whenever one of its child
+  calls returns (not on each read: that would be a round trip per `get`).
+  Writes other nodes make while it runs are not seen until then. Its own writes
+  are in its copy at once, so it always reads them back, and reach the driver in
+  order, before its next child call is served and before its result is
+  returned. Parallel remote writers of one key: the driver applies writes in
+  the order they arrive and the last one applied wins; each writer keeps reading
+  its own value until its next child call returns. Only changes travel: see
+  `execution/strategies/distributed/sync.py`.
+- a strategy of your own: `task.driver.variables` is the runner's dict; a node
+  run in this process has the asyncio/threads semantics, one run elsewhere sees
+  what the strategy sends it.
 """
 
 from __future__ import annotations

@@ -79,6 +79,18 @@ __all__ = [
 class RCError(Exception):
     """Base of every error requestcompletion raises."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its args and attributes, not by calling __init__ again: many
+        # take keyword-only fields, which pickle's default (`cls(*args)`) cannot
+        # give, and errors travel between the driver and Ray workers as pickles.
+        return (_rebuilt, (type(self), self.args), self.__dict__ or None)
+
+
+def _rebuilt(kind: type[RCError], args: tuple[Any, ...]) -> RCError:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    return error
+
 
 # --- misuse ---------------------------------------------------------------
 

@@ -31,17 +31,29 @@ the reservation is replaced by the real usage; a call that fails releases it.
   it was, and the calls after it are refused.
 
 A cost limit needs the model's price (`requestcompletion.llm.pricing`); a model
-whose price is unknown is an error at its first call. Budgets hold on the driver:
-an agent running on a Ray worker (``mode="distributed"``) is not counted.
+whose price is unknown is an error at its first call.
+
+**On a Ray worker** (an agent with ``mode="distributed"``) there is no runner: the
+budgets stay on the driver, and the worker asks for them (`reserve`). The worker
+counts the call's prompt tokens and takes its ``max_tokens``; the driver reserves
+(or refuses) under the remote node, as for a local one, and answers before the
+request leaves the worker: a round trip per model call, made only when a budget
+applies. Settling and releasing travel back in order with the node's other
+messages, so they are counted before the node's result is. Prices are looked up on
+the driver, so a price registered there holds for remote calls too. An agent's own
+budget opens on the driver too, and covers the children it calls back there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..budgets import LOCK, Budget, agent_scope, check_budget, count_node, ledgers
+from .. import budgets
+from ..budgets import LOCK, Budget, check_budget, count_node, ledgers
+from ..context import current_host
 from ..errors import ConfigError
 from .pricing import Price, price_for
 from .response import Usage
@@ -59,9 +71,11 @@ __all__ = [
     "MESSAGE_OVERHEAD",
     "Budget",
     "Hold",
+    "Reservation",
     "agent_scope",
     "check_budget",
     "count_node",
+    "reserve",
 ]
 
 DEFAULT_MAX_OUTPUT = 4096
@@ -81,32 +95,17 @@ class Hold:
         self.price = price  # the asked model's, for a reply naming a model of unknown price
 
     @classmethod
-    def take(
-        cls,
-        runner: Runner,
-        record: NodeRecord | None,
-        llm: ModelBase,
-        messages: Sequence[Message],
-        tools: Sequence[Tool] | None,
-        output_schema: Any,
-        where: Callable[[], str],
-    ) -> Hold | None:
-        """Reserve a model call's worst case on every budget over `record`; None if none.
+    def reserve(cls, found: list[_Ledger], name: str, prompt: int, answer: int, where: str) -> Hold:
+        """Reserve `prompt` plus `answer` tokens of model `name` on the ledgers `found`.
 
         Raises:
             BudgetExceededError: the call would go over a limit.
             ConfigError: a cost limit applies and the model's price is unknown.
         """
-        found = ledgers(runner, record)
-        if not found:
-            return None
-        prompt = prompt_tokens(messages, tools, output_schema)
-        answer = max_output(llm)
-        price = price_for(llm.model_name)
+        price = price_for(name)
         if price is None and any(ledger.budget.max_cost is not None for ledger in found):
-            name = llm.model_name
             raise ConfigError(
-                f"{where()}: a budget with max_cost applies, but the price of model {name!r} "
+                f"{where}: a budget with max_cost applies, but the price of model {name!r} "
                 f"is unknown. Give it before the run with "
                 f"requestcompletion.llm.register_price({name!r}, input_per_million=..., "
                 f"output_per_million=...) (see requestcompletion/llm/pricing.py), or drop "
@@ -123,7 +122,7 @@ class Hold:
         )
         with LOCK:
             for ledger in found:
-                ledger.refuse(needs, where(), detail)
+                ledger.refuse(needs, where, detail)
             for ledger in found:
                 for amount, need in needs.items():
                     ledger.reserved[amount] += need
@@ -156,6 +155,70 @@ class Hold:
                 spent["cost"] = (
                     None if cost is None or spent["cost"] is None else spent["cost"] + cost
                 )
+
+
+class Reservation(Protocol):
+    """What one model call reserved: a `Hold` here, or one held on the driver."""
+
+    def release(self) -> None:
+        """The call failed: free what it reserved."""
+
+    def settle(self, model: str, usage: Usage) -> None:
+        """The response came: count its real usage in place of the reservation."""
+
+
+async def reserve(
+    runner: Runner | None,
+    record: NodeRecord | None,
+    llm: ModelBase,
+    messages: Sequence[Message],
+    tools: Sequence[Tool] | None,
+    output_schema: Any,
+    where: Callable[[], str],
+) -> Reservation | None:
+    """Reserve a model call's worst case on every budget over `record`; None if none.
+
+    With a runner, here (`Hold.reserve`); on a Ray worker, on the driver, through the
+    node's link to it, when a budget applies there.
+
+    Raises:
+        BudgetExceededError: the call would go over a limit.
+        ConfigError: a cost limit applies and the model's price is unknown.
+    """
+    if runner is not None:
+        found = ledgers(runner, record)
+        if not found:
+            return None
+        prompt = prompt_tokens(messages, tools, output_schema)
+        return Hold.reserve(found, llm.model_name, prompt, max_output(llm), where())
+    host: Any = current_host.get()
+    if not getattr(host, "budgeted", False):  # not on a worker, or no budget over it
+        return None
+    prompt = prompt_tokens(messages, tools, output_schema)
+    held: Reservation = await host.reserve(llm.model_name, prompt, max_output(llm), where())
+    return held
+
+
+@contextmanager
+def agent_scope(runner: Runner | None, record: NodeRecord | None, budget: Budget) -> Iterator[None]:
+    """While an agent runs: its budget covers it and every node under it.
+
+    On a Ray worker the budget opens on the driver, under the remote node, so the
+    children it calls there are counted too.
+    """
+    host: Any = current_host.get()
+    if runner is None and hasattr(host, "open_budget"):
+        host.open_budget(budget)
+        try:
+            yield
+        finally:
+            host.close_budget()
+        return
+    with budgets.agent_scope(runner, record, budget):
+        yield
+
+
+budgets.HOLDS = Hold  # how the distributed strategy reserves for calls made on workers
 
 
 def prompt_tokens(

@@ -40,7 +40,7 @@ from ..errors import (
     TurnLimitError,
 )
 from ..interaction import call
-from ..llm.budget import Budget, Hold, agent_scope
+from ..llm.budget import Budget, agent_scope, reserve
 from ..llm.messages import Message, MessageHistory, ToolCall, UserMessage
 from ..llm.model import ModelBase
 from ..llm.pricing import cost as price_of
@@ -288,10 +288,11 @@ class AgentRun:
         asked = self._digest(tools) if saved or replay is not None else ""
         recorded = None if replay is None else replay.model_response(record, asked)  # type: ignore[arg-type]
         hold = None
-        if runner is not None and recorded is None:
-            # reserve on the budgets over this node, or be refused; a replayed reply is free
+        if recorded is None:
+            # reserve on the budgets over this node (on the driver when this runs on a
+            # Ray worker), or be refused; a replayed reply is free
             schema = config.output_schema
-            hold = Hold.take(runner, record, llm, self.history, tools, schema, self.where)
+            hold = await reserve(runner, record, llm, self.history, tools, schema, self.where)
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_started,

@@ -10,9 +10,11 @@ generator. Either way it reads batches of typed messages (`messages.py`):
 stream items and context writes go to the task's `Driver`; a child call runs
 through it too, as a child of the remote node (so the graph, events and limits
 are the same as for a local node), and its outcome is sent back with
-`NodeHost.resolve`. The node's result or exception ends the run: the exception
-is raised here with its own type and the worker's traceback as its cause, or as
-a `RemoteNodeError` naming it when its type cannot be rebuilt.
+`NodeHost.resolve`. `rc.context` travels as deltas (`sync.py`: the whole of it
+once per worker, then what changed), and the node's model calls reserve on the
+run's budgets here (`spending.py`). The node's result or exception ends the
+run: the exception is raised here with its own type and the worker's traceback
+as its cause, or as a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
 Actors are pooled per resource shape (`pool.py`). A worker that dies fails its
 node with a `RemoteNodeError` and its actor is replaced; so does a node raising
@@ -26,24 +28,32 @@ from __future__ import annotations
 import asyncio
 import importlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from types import CoroutineType, ModuleType
 from typing import Any
 
 from ....config import MAX_SECONDS, ExecutorConfig
+from ....context import current_node, current_runner
 from ....errors import ClusterError, ConfigError, MissingExtraError, RemoteNodeError
 from ...strategy import Driver, ExecutionStrategy, NodeTask
 from .messages import (
     ChildCall,
+    CloseBudget,
     ContextDeleted,
     ContextPut,
     FollowUp,
     Message,
+    OpenBudget,
     Raised,
+    Release,
+    Reserve,
     Returned,
+    Settle,
     Streamed,
 )
 from .pool import Host, Pool, capacity, off_loop, options_of
+from .spending import NodeBudgets
+from .sync import DriverContext
 
 __all__ = ["DistributedExecutionStrategy"]
 
@@ -139,6 +149,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._pools: dict[Any, Pool] = {}
         self._pool_of: dict[Any, Pool] = {}  # NodeSpec -> its pool
         self._reapers: set[asyncio.Task[None]] = set()
+        self._contexts: dict[int, DriverContext] = {}  # id(run variables) -> their versions
 
     @classmethod
     def from_config(cls, config: ExecutorConfig) -> DistributedExecutionStrategy:
@@ -148,7 +159,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
     # --- running a node ------------------------------------------------------
 
     async def execute(self, task: NodeTask) -> Any:
-        from .wire import pack_args, pack_node, pack_variables
+        from .wire import pack_args, pack_node
 
         if isinstance(task.work, CoroutineType):
             task.work.close()  # prepared for a local run; the node runs on the cluster instead
@@ -163,11 +174,17 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         pool = self._pool_of.get(spec) or await self._pool_for(spec)
         host = await pool.acquire(spec.name)
         try:
-            return await self._drive(
-                pool, host, task, payload, pack_variables(task.driver.variables)
-            )
+            return await self._drive(pool, host, task, payload, self._context_of(task))
         finally:
             pool.release(host)
+
+    def _context_of(self, task: NodeTask) -> DriverContext:
+        """The versioned view of the task's run context (one per run this strategy serves);
+        it holds the variables, so their id stays theirs."""
+        variables = task.driver.variables
+        return self._contexts.get(id(variables)) or self._contexts.setdefault(
+            id(variables), DriverContext(variables)
+        )
 
     async def _drive(
         self,
@@ -175,7 +192,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         host: Host,
         task: NodeTask,
         payload: tuple[bytes, bytes],
-        variables: bytes | None,
+        sync: DriverContext,
     ) -> Any:
         from .wire import loads
 
@@ -186,6 +203,8 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         ended = False  # the node's outcome came back
         handle: int | None = None  # the node talked back: it goes on through `follow`
         stream: Any = None
+        applied = [0]  # the node's context writes applied here (its call-backs' answers say)
+        spending = NodeBudgets(current_runner.get(), current_node.get())
 
         def take(batch: list[Message]) -> Any:
             """Apply a batch of messages; the node's output if it holds the outcome."""
@@ -197,22 +216,30 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 if isinstance(message, Raised):
                     ended = True
                     raise _remote_error(pool, host, where, message)
-                if isinstance(message, ChildCall):
-                    serve = self._serve(host, driver, message.call_id, message.blob)
-                    child = asyncio.create_task(serve)
+                if isinstance(message, ChildCall | Reserve):
+                    work = (
+                        _child(driver, message.blob)
+                        if isinstance(message, ChildCall)
+                        else spending.reserved(message)
+                    )
+                    serve = self._serve(host, message.call_id, work, sync, applied)
+                    child = asyncio.create_task(serve)  # in order: reservations too
                     children.add(child)
                     child.add_done_callback(children.discard)
+                elif isinstance(message, Settle | Release | OpenBudget | CloseBudget):
+                    spending.apply(message)
                 elif isinstance(message, Streamed):
                     driver.stream(loads(message.blob))
-                elif isinstance(message, ContextPut):
-                    driver.variables[message.key] = loads(message.blob)
-                elif isinstance(message, ContextDeleted):
-                    driver.variables.pop(message.key, None)
+                elif isinstance(message, ContextPut | ContextDeleted):
+                    sync.apply(message)
+                    applied[0] += 1
             return None
 
-        first = host.actor.start.remote(*payload, variables, task.id)
+        delta = sync.delta_for(host)
+        first = host.actor.start.remote(*payload, delta, task.id, spending.applies())
         try:
             batch = await first  # a node that never talks back ends here: one plain call
+            sync.confirm(host, delta.version)
             if isinstance(batch[-1], FollowUp):
                 handle = batch.pop().handle
                 stream = self._follow(host, handle)
@@ -255,6 +282,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 child.cancel()
             if children:
                 await asyncio.wait(children)
+            spending.close()  # what the node still held reserved is free again
 
     def _follow(self, host: Host, handle: int) -> Any:
         """The stream of a node that talked back (not a leaf): its later batches."""
@@ -275,35 +303,25 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
 
-    async def _serve(self, host: Host, driver: Driver, call_id: int, blob: bytes) -> None:
-        """Run a child the remote node called, here, and send its outcome back."""
-        from .wire import dumps, encode_error, loads, pack_variables
+    async def _serve(
+        self,
+        host: Host,
+        call_id: int,
+        work: Awaitable[Any],
+        sync: DriverContext,
+        applied: list[int],
+    ) -> None:
+        """Answer what the remote node asked (a child call run here, a budget
+        reservation): `work`'s outcome, with what changed in the context meanwhile."""
+        from .wire import reply_of
 
-        ok = False
+        ok, reply = await reply_of(work)
+        delta = sync.delta_for(host)
         try:
-            node, args, kwargs = loads(blob)
-            output = await driver.call(node, args, kwargs)
-            try:
-                reply, ok = dumps(output), True
-            except Exception as error:
-                raise TypeError(
-                    f"the output of node {getattr(node, '__name__', node)!r} cannot be "
-                    f"pickled to send it to the Ray worker that called it: {error}"
-                ) from None
-        except asyncio.CancelledError:
-            raise  # the remote node is gone or cancelled: nobody waits for this answer
-        except BaseException as error:  # every outcome must reach the waiting node
-            raised = encode_error(error)
-            name = raised.type_name
-            reply = raised.blob or dumps(
-                RemoteNodeError(
-                    f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback
-                )
-            )
-        try:
-            await host.actor.resolve.remote(call_id, ok, reply, pack_variables(driver.variables))
+            await host.actor.resolve.remote(call_id, ok, reply, delta, applied[0])
         except self._ray.exceptions.RayError:
-            pass  # the worker is gone: the node's own stream reports that
+            return  # the worker is gone: the node's own stream reports that
+        sync.confirm(host, delta.version)
 
     # --- connecting and placing ----------------------------------------------
 
@@ -353,6 +371,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             pool.close()
         self._pools.clear()
         self._pool_of.clear()
+        self._contexts.clear()  # the actors, and the contexts they kept, are gone
         if self._connected:
             self._connected = False
             cluster.release(self._owned)
@@ -397,3 +416,11 @@ def _remote_error(pool: Pool, host: Host, where: str, raised: Raised) -> BaseExc
     )
     failure.__cause__ = error.__cause__  # the remote traceback
     return failure
+
+
+async def _child(driver: Driver, blob: bytes) -> Any:
+    """Run a child a remote node called (`ChildCall`) here: its output."""
+    from .wire import loads
+
+    node, args, kwargs = loads(blob)
+    return await driver.call(node, args, kwargs)

@@ -1,7 +1,7 @@
 """The driver/worker protocol of the distributed strategy: typed, frozen messages.
 
 A node's run on a Ray worker sends back batches of these (a list per round
-trip). The first six come from the node; `FollowUp` is added by the worker.
+trip). All come from the node but `FollowUp`, which the worker adds.
 
 - `Streamed(blob)`: an `rc.stream` item;
 - `ContextPut(key, blob)` / `ContextDeleted(key)`: `rc.context` set or removed `key`;
@@ -12,7 +12,17 @@ trip). The first six come from the node; `FollowUp` is added by the worker.
   type name, its formatted traceback, and the exception pickled when it survives
   a round trip (else None);
 - `FollowUp(handle)`: the node still runs; `NodeHost.follow(handle)` yields the
-  rest (ends the batch `NodeHost.start` returns).
+  rest (ends the batch `NodeHost.start` returns);
+- `Reserve(call_id, ...)`: a model call of the node asks the driver's budgets for
+  its worst case; answered with `NodeHost.resolve(call_id, ...)` (a hold id, or
+  the refusal), before the request leaves the worker;
+- `Settle(hold, model, blob)` / `Release(hold)`: that call's real usage, or its
+  failure;
+- `OpenBudget(blob)` / `CloseBudget()`: the node is an agent with a budget of
+  its own, which covers it and every node under it while it runs.
+
+The other way, `NodeHost.start` and `NodeHost.resolve` carry a `ContextDelta`:
+what the worker lacks of the run's `rc.context` (see `sync.py`).
 
 Values travel as bytes pickled by rc (`wire.py`), so a value that cannot be sent
 fails on rc's side with a message naming it, never deep inside Ray. This module
@@ -25,12 +35,18 @@ from dataclasses import dataclass
 
 __all__ = [
     "ChildCall",
+    "CloseBudget",
     "ContextDeleted",
+    "ContextDelta",
     "ContextPut",
     "FollowUp",
     "Message",
+    "OpenBudget",
     "Raised",
+    "Release",
+    "Reserve",
     "Returned",
+    "Settle",
     "Streamed",
 ]
 
@@ -55,6 +71,21 @@ class ContextDeleted:
     """The remote node removed `rc.context[key]`."""
 
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextDelta:
+    """Driver to worker: run `token`'s context from version `base` to `version`.
+
+    `blob` is `(values, deleted)` pickled: the keys changed since `base` with their
+    values, and the keys removed since; all the keys when `base` is 0. None: nothing
+    changed (the worker is up to date).
+    """
+
+    token: str
+    base: int
+    version: int
+    blob: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,5 +119,57 @@ class FollowUp:
     handle: int
 
 
-Message = Streamed | ContextPut | ContextDeleted | ChildCall | Returned | Raised | FollowUp
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """A model call of the remote node: reserve its worst case on the driver's budgets."""
+
+    call_id: int
+    model: str
+    prompt_tokens: int
+    max_output: int
+    where: str  # the agent and its node, for the refusal's message
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The reserved call's response came: its real usage (`Usage` pickled)."""
+
+    hold: int
+    model: str
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The reserved call failed: free what it reserved."""
+
+    hold: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBudget:
+    """The remote agent's own `rc.Budget` (pickled) covers it from now on."""
+
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseBudget:
+    """The remote agent's own budget ends."""
+
+
+Message = (
+    Streamed
+    | ContextPut
+    | ContextDeleted
+    | ChildCall
+    | Returned
+    | Raised
+    | FollowUp
+    | Reserve
+    | Settle
+    | Release
+    | OpenBudget
+    | CloseBudget
+)
 FINAL = (Returned, Raised)  # the message types that end a node's run

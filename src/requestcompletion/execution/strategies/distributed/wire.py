@@ -2,7 +2,7 @@
 
 Everything is pickled by rc with cloudpickle before Ray sees it, so a value
 that cannot be sent fails here, with a message that names it, instead of deep
-inside Ray. The driver starts a node with `NodeHost.start(node, args, context,
+inside Ray. The driver starts a node with `NodeHost.start(node, args, delta,
 node_id)`: the node type (`pack_node`, pickled once per type) and its arguments
 (`pack_args`) apart, so the worker unpickles each node type once; what comes
 back is the typed messages of `messages.py`. Errors travel as data (`Raised`):
@@ -13,11 +13,12 @@ and its formatted traceback, so the driver can raise the original type, or a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ray import cloudpickle
@@ -34,7 +35,7 @@ __all__ = [
     "pack_args",
     "pack_call",
     "pack_node",
-    "pack_variables",
+    "reply_of",
 ]
 
 logger = logging.getLogger("RC.execution")
@@ -128,25 +129,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def pack_variables(variables: dict[str, Any]) -> bytes | None:
-    """The runner's `rc.context`, for a remote node to read; values that cannot be
-    pickled are left out (a remote node then sees them as unset)."""
-    if not variables:
-        return None
-    try:
-        return dumps(variables)
-    except Exception:
-        kept = {}
-        for key, value in variables.items():
-            try:
-                dumps(value)
-            except Exception:
-                logger.debug("rc.context key %r cannot be pickled: not sent to Ray", key)
-            else:
-                kept[key] = value
-        return dumps(kept)
-
-
 def encode_error(error: BaseException) -> Raised:
     """An exception as a message: type name, traceback text, and the
     pickled exception if it comes back out of pickle (else None)."""
@@ -160,6 +142,28 @@ def encode_error(error: BaseException) -> Raised:
     except Exception:
         blob = None
     return Raised(name, text, blob)
+
+
+async def reply_of(work: Awaitable[Any]) -> tuple[bool, bytes]:
+    """The outcome of `work` (what a remote node asked the driver for), as the answer
+    `NodeHost.resolve` takes: (True, the output pickled) or (False, the exception)."""
+    try:
+        output = await work
+        try:
+            return True, dumps(output)
+        except Exception as error:
+            raise TypeError(
+                f"the output {_short(output)} cannot be pickled to send it to the Ray worker "
+                f"that asked for it: {error}"
+            ) from None
+    except asyncio.CancelledError:
+        raise  # the remote node is gone or cancelled: nobody waits for this answer
+    except BaseException as error:  # every outcome must reach the waiting node
+        raised = encode_error(error)
+        name = raised.type_name
+        return False, raised.blob or dumps(
+            RemoteNodeError(f"{name}: {error}", remote_type=name, remote_traceback=raised.traceback)
+        )
 
 
 def decode_error(where: str, raised: Raised) -> BaseException:

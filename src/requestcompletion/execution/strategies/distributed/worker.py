@@ -25,6 +25,9 @@ round trip. `drop(handle)` cancels a handed-off node the driver gave up on.
 Whatever a node raises ends it with `Raised`, `BaseException`s too (`SystemExit`,
 `KeyboardInterrupt`, a user's own): left to asyncio, they would stop the actor's
 loop and leave the driver waiting for an outcome that never comes.
+
+`rc.context` is kept here per run (`sync.WorkerContext`), brought forward by the
+delta that `start` and `resolve` carry; each node reads a `sync.NodeView` of it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import asyncio
 import contextvars
 import itertools
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import ray
@@ -45,62 +48,40 @@ from ..threads import DaemonPool
 from .messages import (
     FINAL,
     ChildCall,
-    ContextDeleted,
-    ContextPut,
+    CloseBudget,
+    ContextDelta,
     FollowUp,
     Message,
+    OpenBudget,
+    Release,
+    Reserve,
     Returned,
+    Settle,
     Streamed,
 )
+from .sync import NodeView, WorkerContext
 from .wire import dumps, encode_error, loads, pack_call
 
-__all__ = ["NodeHost", "WorkerLink"]
+__all__ = ["NodeHost", "RemoteHold", "WorkerLink"]
 
-_MISSING: Any = object()
 _KEPT_NODE_TYPES = 256  # node types a worker keeps unpickled
 
 
-class _Variables(dict[str, Any]):
-    """The remote node's view of `rc.context`: a snapshot whose writes also go to the driver."""
-
-    def __init__(self, link: WorkerLink, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-        self._link = link
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._link.send(ContextPut(key, dumps(value)))
-        super().__setitem__(key, value)
-
-    def update(self, values: Any = (), /, **kw: Any) -> None:
-        items: Iterable[tuple[str, Any]]
-        items = values.items() if isinstance(values, Mapping) else values
-        for key, value in [*items, *kw.items()]:
-            self[key] = value
-
-    def pop(self, key: str, default: Any = _MISSING) -> Any:
-        value = super().pop(key, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise KeyError(key)
-            return default
-        self._link.send(ContextDeleted(key))
-        return value
-
-    def refresh(self, values: Mapping[str, Any]) -> None:
-        """Take the driver's current values (after a child call), without echoing them back."""
-        dict.clear(self)
-        dict.update(self, values)
-
-
 class WorkerLink:
-    """The driver, as a node running on this worker sees it (a `context.Host`)."""
+    """The driver, as a node running on this worker sees it (a `context.Host`).
 
-    def __init__(self, host: NodeHost, variables: Mapping[str, Any]) -> None:
+    It is also how the node's model calls reach the run's budgets, which are
+    kept on the driver (`llm.budget.reserve`): `budgeted` says whether any applies.
+    """
+
+    def __init__(self, host: NodeHost, run: WorkerContext, budgeted: bool = False) -> None:
         self.host = host
+        self.run = run  # the run's context as this worker holds it
+        self.budgeted = budgeted
         self.loop = asyncio.get_running_loop()
         self.thread = threading.get_ident()
         self.outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self.variables: dict[str, Any] = _Variables(self, variables)
+        self.variables: NodeView = NodeView(run.values, self.send)
 
     def send(self, message: Message) -> None:
         """Queue a message for the driver; safe from the node's threads too."""
@@ -118,12 +99,51 @@ class WorkerLink:
         """Run a child on the driver (where it is recorded under the remote node)."""
         name = spec_of(node).name
         blob = pack_call(name, node, args, kwargs or None)
+        return await self._ask(lambda call_id: ChildCall(call_id, blob))
+
+    async def reserve(self, model: str, prompt: int, answer: int, where: str) -> RemoteHold:
+        """Reserve a model call's worst case on the budgets over this node, on the driver.
+
+        Raises:
+            BudgetExceededError: the call would go over a limit (the driver's refusal).
+            ConfigError: a cost limit applies and the driver knows no price for `model`.
+        """
+        hold = await self._ask(lambda call_id: Reserve(call_id, model, prompt, answer, where))
+        return RemoteHold(self, hold)
+
+    def open_budget(self, budget: Any) -> None:
+        """This node, an agent, spends from a budget of its own: it opens on the driver."""
+        self.budgeted = True
+        self.send(OpenBudget(dumps(budget)))
+
+    def close_budget(self) -> None:
+        self.send(CloseBudget())
+
+    async def _ask(self, message: Callable[[int], Message]) -> Any:
+        """Send `message(call_id)` and wait for the driver's answer (`NodeHost.resolve`)."""
         call_id, future = self.host.expect(self)
-        self.send(ChildCall(call_id, blob))
+        self.send(message(call_id))
         try:
             return await future
         finally:
             self.host.forget(call_id)
+
+
+class RemoteHold:
+    """What a model call reserved on the driver (`llm.budget.Reservation`); sent back
+    in order with the node's other messages, so it is settled before the node ends."""
+
+    __slots__ = ("hold", "link")
+
+    def __init__(self, link: WorkerLink, hold: int) -> None:
+        self.link = link
+        self.hold = hold
+
+    def release(self) -> None:
+        self.link.send(Release(self.hold))
+
+    def settle(self, model: str, usage: Any) -> None:
+        self.link.send(Settle(self.hold, model, dumps(usage)))
 
 
 class NodeHost:
@@ -135,12 +155,22 @@ class NodeHost:
         self._running: dict[int, tuple[WorkerLink, asyncio.Task[None]]] = {}
         self._node_types: dict[bytes, Any] = {}
         self._threads: DaemonPool | None = None  # for `def` nodes, started on the first
+        self._contexts: dict[str, WorkerContext] = {}  # run token -> its context here
 
     def run_in_thread(self, work: Callable[[], Any]) -> asyncio.Future[Any]:
         """Run a `def` node's work on the actor's thread pool, in the caller's context."""
         if self._threads is None:
             self._threads = DaemonPool(None)
         return asyncio.wrap_future(self._threads.submit(contextvars.copy_context().run, work))
+
+    def _context(self, delta: ContextDelta) -> WorkerContext:
+        """The run's context here, brought forward by `delta` (before anything awaits,
+        so in the order the driver sent its calls)."""
+        run = self._contexts.get(delta.token)
+        if run is None:
+            run = self._contexts[delta.token] = WorkerContext()
+        run.apply(delta)
+        return run
 
     def _node_type(self, blob: bytes) -> Any:
         """The node type these bytes hold, unpickled once (a function node's type
@@ -158,18 +188,19 @@ class NodeHost:
         return str(ray.get_runtime_context().get_node_id())
 
     async def start(
-        self, node: bytes, args: bytes, variables: bytes | None, node_id: int
+        self, node: bytes, args: bytes, delta: ContextDelta, node_id: int, budgeted: bool = False
     ) -> list[Message]:
         """Run one node until it ends or sends something: the first batch of messages.
 
         `node` is the node type pickled (`pack_node`: the same bytes for the same type,
-        so it is unpickled once), `args` its arguments (`pack_args`), `node_id` the
-        id of its record on the driver.
+        so it is unpickled once), `args` its arguments (`pack_args`), `delta` what
+        this worker lacks of the run's context, `node_id` the id of its record on
+        the driver, `budgeted` whether a budget of the run applies to it.
 
         The batch ends with the node's outcome, or else with `FollowUp(handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
         """
-        link = WorkerLink(self, {} if variables is None else loads(variables))
+        link = WorkerLink(self, self._context(delta), budgeted)
         context = contextvars.copy_context()
         context.run(current_host.set, link)
         work = _invoke(self, node, args, link, node_id)
@@ -220,17 +251,25 @@ class NodeHost:
     def forget(self, call_id: int) -> None:
         self._waiting.pop(call_id, None)
 
-    async def resolve(self, call_id: int, ok: bool, blob: bytes, variables: bytes | None) -> None:
-        """The driver's answer to a child call: its output (ok) or its exception."""
+    async def resolve(
+        self, call_id: int, ok: bool, blob: bytes, delta: ContextDelta, applied: int
+    ) -> None:
+        """The driver's answer to a child call: its output (ok) or its exception.
+
+        `delta` brings the run's context forward; `applied` is how many of the
+        node's context writes the driver had applied when it answered.
+        """
         future, link = self._waiting.pop(call_id, (None, None))
-        if future is None or future.done():
-            return
-        if link is not None and isinstance(link.variables, _Variables):
-            link.variables.refresh({} if variables is None else loads(variables))
         try:
+            run = self._context(delta)  # also when nobody waits: the cache moves on
+            if future is None or future.done():
+                return
+            if link is not None:
+                link.variables.refresh(run.values, applied)
             value = loads(blob)
-        except Exception as error:
-            future.set_exception(error)
+        except Exception as error:  # the node fails, rather than wait for ever
+            if future is not None and not future.done():
+                future.set_exception(error)
             return
         if ok:
             future.set_result(value)
