@@ -182,3 +182,26 @@ def test_model_retry_in_a_tool_goes_back_to_the_model_for_that_call() -> None:
     Looping = rc.agent_node("loop", llm=looping, tool_nodes=[lookup], retries=1)
     with pytest.raises(rc.ToolArgumentsError, match="2 turns in a row"):
         rc.call_sync(Looping, "x")
+
+
+def test_model_retry_in_a_tool_does_not_end_an_end_on_error_run() -> None:
+    """ModelRetry is a message for the model, not a failure: end_on_error lets it pass."""
+
+    def lookup(code: str) -> str:
+        """Look up an airport.
+
+        Args:
+            code: the IATA code
+        """
+        if len(code) != 3:
+            raise rc.ModelRetry(f"{code!r} is not a three-letter code")
+        return f"airport {code}"
+
+    model = ScriptedModel(
+        [ToolCall("lookup", {"code": "LONDON"}), ToolCall("lookup", {"code": "LHR"}), "done"]
+    )
+    Agent = rc.agent_node("airports", llm=model, tool_nodes=[lookup])
+    with rc.Runner(end_on_error=True, save_state=False, logging_setting="NONE") as runner:
+        assert runner.run_sync(Agent, "x").answer.output == "done"
+    assert runner.info.outcome == "succeeded"
+    assert [n.status for n in runner.info.nodes] == ["succeeded", "failed", "succeeded"]

@@ -30,6 +30,7 @@ from ..context import current_node, current_runner
 from ..errors import (
     ConfigError,
     FatalError,
+    ModelRetry,
     NodeCancelledError,
     NodeCreationError,
     NodeTimeoutError,
@@ -231,8 +232,9 @@ class Coordinator:
                 self._stop_run(record, stop)
                 raise asyncio.CancelledError from None  # never out of a task: see Interrupt
             self.state.fail(record, error)
-            # an open rc.ask question is no error: siblings go on and ask theirs too
-            ends = self.end_on_error and not isinstance(error, QuestionPending)
+            # an open rc.ask question is no error: siblings go on and ask theirs too; nor is
+            # a ModelRetry, a message for the agent that called this node
+            ends = self.end_on_error and not isinstance(error, QuestionPending | ModelRetry)
             if ends or isinstance(error, FatalError):
                 self.control.end_run(error)
             raise
