@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -103,3 +105,21 @@ def copying_journal_while_waiting(journal: Path, copy: Path) -> Any:
         return DEFER
 
     return human
+
+
+def fresh_python(code: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run `code` (dedented) in a fresh interpreter that imports what this one does.
+
+    A Ray driver joins one cluster per process, so a test that needs its own
+    connection runs it here; RAY_ADDRESS is dropped so the code says where it connects.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -16,9 +16,6 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,7 +24,7 @@ import pytest
 from workflows import ASYNC, SYNC
 
 import requestcompletion as rc
-from helpers import docs_module
+from helpers import docs_module, fresh_python
 from requestcompletion.pubsub.delivery import THREAD_NAME as DELIVERY_THREAD
 from requestcompletion.state._journal_writer import THREAD_NAME as JOURNAL_THREAD
 
@@ -161,16 +158,7 @@ def test_the_fds_ray_keeps_are_its_own_and_bounded(ray_cluster: Any) -> None:
         print(json.dumps(cycles))
         print("threads", sorted(t.name for t in threading.enumerate() if t.name.startswith("rc-")))
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = fresh_python(code, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     cycles: list[dict[str, str]] = json.loads(lines[-2])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
@@ -19,6 +16,7 @@ import ray_nodes as nodes  # noqa: E402 - needs ray
 from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
+from helpers import fresh_python  # noqa: E402
 from requestcompletion.execution import DistributedExecutionStrategy  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -179,26 +177,12 @@ def namespace_only(ray_cluster: object) -> None:
     """Inside the loopback-only namespace (where the session cluster runs too)."""
 
 
-def _python(code: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run `code` in a fresh interpreter (a driver joins one cluster per process)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    env.pop("RAY_ADDRESS", None)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def test_an_address_that_never_answers_fails_in_bounded_time(namespace_only: None) -> None:
     with socket.socket() as hole:  # accepts connections (the kernel does) but never answers
         hole.bind(("127.0.0.1", 0))
         hole.listen()
         port = hole.getsockname()[1]
-        done = _python(
+        done = fresh_python(
             f"""
             import requestcompletion as rc
             from requestcompletion.execution import DistributedExecutionStrategy
@@ -222,7 +206,7 @@ def test_an_address_that_never_answers_fails_in_bounded_time(namespace_only: Non
 def test_a_local_cluster_rc_starts_is_gone_when_the_runner_closes(
     namespace_only: None, tmp_path: object
 ) -> None:
-    done = _python(
+    done = fresh_python(
         """
         import os, tempfile, threading
         import ray

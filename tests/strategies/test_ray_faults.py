@@ -6,10 +6,6 @@ timeout instead of hanging the suite.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +21,7 @@ import ray_fault_nodes as nodes  # noqa: E402 - needs ray
 from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
+from helpers import fresh_python  # noqa: E402
 from requestcompletion.execution import DistributedExecutionStrategy  # noqa: E402
 from requestcompletion.execution.strategies.distributed import worker  # noqa: E402
 
@@ -239,16 +236,7 @@ def test_connecting_leaves_the_loop_ticking(ray_cluster: Any) -> None:
         with quiet(timeout=90, execution_modes={{"distributed": strategy}}) as runner:
             print(runner.run_sync(heart.run, REMOTE_LEAF, 5).answer, heart.checked)
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = fresh_python(code, timeout=180)
     assert done.stdout.strip().endswith("10 [('ray.init', True)]"), done.stderr[-3000:]
 
 
