@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -123,3 +125,21 @@ def fresh_python(code: str, timeout: float) -> subprocess.CompletedProcess[str]:
         timeout=timeout,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def priced(monkeypatch: Any, model: str, dollars_per_million: float) -> Iterator[None]:
+    """A price for `model`, input and output alike, only while the block runs.
+
+    The price table remembers which prices it already looked up (`_FOUND`), so that
+    memory is cleared on both sides.
+    """
+    from requestcompletion.llm import pricing
+
+    price = pricing.Price(dollars_per_million, dollars_per_million)
+    monkeypatch.setitem(pricing._PRICES, model, price)
+    pricing._FOUND.clear()
+    try:
+        yield
+    finally:
+        pricing._FOUND.clear()

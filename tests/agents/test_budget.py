@@ -11,7 +11,7 @@ import pytest
 
 import requestcompletion as rc
 from fake_llm_server import FakeLLMServer
-from requestcompletion.llm import pricing
+from helpers import priced
 from requestcompletion.llm.budget import MESSAGE_OVERHEAD, max_output, prompt_tokens
 from requestcompletion.llm.messages import UserMessage
 from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel
@@ -23,10 +23,8 @@ DOLLARS_PER_TOKEN = 0.001  # the test model's price: $1000 per million tokens, b
 @pytest.fixture(autouse=True)
 def _priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A price for the test model, only for the test."""
-    monkeypatch.setitem(pricing._PRICES, "budget-model", pricing.Price(1000.0, 1000.0))
-    pricing._FOUND.clear()
-    yield
-    pricing._FOUND.clear()
+    with priced(monkeypatch, "budget-model", 1000.0):
+        yield
 
 
 def _served_cost(server: FakeLLMServer) -> float:

@@ -21,7 +21,7 @@ from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
 from fake_llm_server import API_KEY, FakeLLMServer  # noqa: E402
-from requestcompletion.llm import pricing  # noqa: E402
+from helpers import priced  # noqa: E402
 from requestcompletion.llm.budget import prompt_tokens  # noqa: E402
 from requestcompletion.llm.messages import UserMessage  # noqa: E402
 from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel  # noqa: E402
@@ -35,10 +35,8 @@ WIDE = 12  # remote agents at once
 
 @pytest.fixture(autouse=True)
 def _priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(pricing._PRICES, "budget-model", pricing.Price(1000.0, 1000.0))
-    pricing._FOUND.clear()
-    yield
-    pricing._FOUND.clear()
+    with priced(monkeypatch, "budget-model", 1000.0):
+        yield
 
 
 def model(server: FakeLLMServer) -> OpenAICompatibleModel:
