@@ -159,17 +159,18 @@ def test_bad_validation_options_are_refused(options: dict[str, object], message:
 # --- ModelRetry in a tool ---------------------------------------------------------------
 
 
+def lookup(code: str) -> str:
+    """Look up an airport.
+
+    Args:
+        code: the IATA code
+    """
+    if len(code) != 3:
+        raise rc.ModelRetry(f"{code!r} is not a three-letter code")
+    return f"airport {code}"
+
+
 def test_model_retry_in_a_tool_goes_back_to_the_model_for_that_call() -> None:
-    def lookup(code: str) -> str:
-        """Look up an airport.
-
-        Args:
-            code: the IATA code
-        """
-        if len(code) != 3:
-            raise rc.ModelRetry(f"{code!r} is not a three-letter code")
-        return f"airport {code}"
-
     model = ScriptedModel(
         [ToolCall("lookup", {"code": "LONDON"}), ToolCall("lookup", {"code": "LHR"}), "done"]
     )
@@ -186,16 +187,6 @@ def test_model_retry_in_a_tool_goes_back_to_the_model_for_that_call() -> None:
 
 def test_model_retry_in_a_tool_does_not_end_an_end_on_error_run() -> None:
     """ModelRetry is a message for the model, not a failure: end_on_error lets it pass."""
-
-    def lookup(code: str) -> str:
-        """Look up an airport.
-
-        Args:
-            code: the IATA code
-        """
-        if len(code) != 3:
-            raise rc.ModelRetry(f"{code!r} is not a three-letter code")
-        return f"airport {code}"
 
     model = ScriptedModel(
         [ToolCall("lookup", {"code": "LONDON"}), ToolCall("lookup", {"code": "LHR"}), "done"]
