@@ -335,6 +335,33 @@ def test_journal_fsync_syncs_each_batch_and_only_when_asked(
         rc.ExecutorConfig(journal_fsync="yes")  # type: ignore[arg-type]
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names fds through /proc")
+def test_journal_fsync_makes_the_json_durable_before_the_journal_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    happened: list[str] = []
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def fsync(fd: int) -> None:
+        happened.append("fsync " + Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        happened.append("unlink " + Path(path).name)
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
+    with rc.Runner(run_identifier="durable", state_dir=tmp_path, journal_fsync=True, **QUIET) as r:
+        r.run_sync(fan, 2)
+    monkeypatch.undo()
+    gone = happened.index("unlink durable.journal")
+    before = happened[:gone]
+    assert any(e.startswith("fsync .durable.json.") for e in before), happened  # the data
+    assert f"fsync {tmp_path.name}" in before, happened  # the folder, with the new name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["durable.json"]
+
+
 def test_the_writer_writes_a_batch_without_being_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,9 @@ exactly those when it closes, however the block ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import io
 import logging
 import re
 import threading
@@ -364,3 +366,68 @@ def test_two_runners_in_two_threads_log_only_their_own_run(tmp_path: Path) -> No
     assert alpha_lines[-1].endswith("run run-alpha finished: succeeded")
     assert beta_lines[-1].endswith("run run-beta finished: succeeded")
     assert RC_LOGGER.handlers == before
+
+
+# --- the shared stderr handler ------------------------------------------------------------
+
+
+def test_stderr_lines_follow_a_redirect_made_between_runs() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    for stream, run_id in ((first, "to-first"), (second, "to-second")):
+        with contextlib.redirect_stderr(stream), rc.Runner(run_identifier=run_id, **NO_SAVE) as r:
+            r.run_sync(halve, 4)
+    assert "run to-first finished: succeeded" in first.getvalue()
+    assert "to-second" not in first.getvalue()
+    assert "run to-second finished: succeeded" in second.getvalue()
+    assert "to-first" not in second.getvalue()
+
+
+def open_together(settings: dict[str, str], body: Callable[[rc.Runner], Any]) -> dict[str, Any]:
+    """Open a runner per (run id -> logging_setting) in threads of their own, all open at
+    once; each calls `body(runner)` while all are open. Returns what each body returned."""
+    opened = threading.Barrier(len(settings), timeout=30)
+    ran = threading.Barrier(len(settings), timeout=30)
+    results: dict[str, Any] = {}
+
+    def work(run_id: str, setting: str) -> None:
+        with rc.Runner(run_identifier=run_id, logging_setting=setting, **NO_SAVE) as runner:
+            opened.wait()
+            results[run_id] = body(runner)
+            ran.wait()
+
+    threads = [threading.Thread(target=work, args=item) for item in settings.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_open_runners_write_stderr_each_at_its_own_level() -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        answers = open_together(
+            {"loud": "REGULAR", "hush": "QUIET"}, lambda r: r.run_sync(Halver, 4).answer
+        )
+    assert answers == {"loud": "half is 2.0", "hush": "half is 2.0"}
+    lines = err.getvalue().splitlines()
+    loud_lines = [line for line in lines if "[RC loud]" in line]
+    hush_lines = [line for line in lines if "[RC hush]" in line]
+    assert len(loud_lines) == 8, lines  # run start and end, three nodes' starts and ends
+    assert len(hush_lines) == 1, lines  # QUIET: the one failure only, written once
+    assert "halve (node 2) failed" in hush_lines[0]
+    assert len(lines) == 9
+
+
+def test_rc_records_of_no_run_are_written_once_with_two_runners_open() -> None:
+    err = io.StringIO()
+
+    def say(runner: rc.Runner) -> None:
+        if runner.run_id == "one":
+            logging.getLogger("RC.test").warning("about no run in particular")
+
+    with contextlib.redirect_stderr(err):
+        open_together({"one": "REGULAR", "two": "REGULAR"}, say)
+    lines = [line for line in err.getvalue().splitlines() if "no run in particular" in line]
+    assert len(lines) == 1
+    assert "[RC -]" in lines[0]  # it belongs to neither run

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -787,3 +789,27 @@ if __name__ == "__main__":
 
     test_persistence.write_fixture()
     print(f"wrote {FIXTURE}")
+
+
+def test_a_saved_run_is_private_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    info = run_simple(tmp_path, "private")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private.json"]
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    copy = info.save(tmp_path / "not" / "yet" / "copy.json")  # folders made on the way
+    assert [p.name for p in copy.parent.iterdir()] == ["copy.json"]
+    assert rc.ExecutionInfo.load(copy).answer == info.answer
+
+
+def test_a_full_disk_while_saving_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = run_simple(tmp_path / "first", "full")
+
+    def disk_full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        info.save(tmp_path / "second" / "full.json")
+    monkeypatch.undo()
+    assert list((tmp_path / "second").iterdir()) == []

@@ -6,6 +6,8 @@ three nodes are stuck, sends the signal, and reads what the run left behind.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -74,3 +76,42 @@ def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path: Path) -> None
     done = stopped("own", tmp_path, signal.SIGTERM)
     assert done.stdout == "READY\nMINE\n"
     assert done.returncode == 3
+
+
+# --- in this process: the SIGINT handler run_sync sets and puts back ------------------------
+
+
+def test_run_sync_cancels_on_ctrl_c_and_puts_the_default_handler_back(tmp_path: Path) -> None:
+    async def interrupted() -> None:
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # rc's
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered to this (the main) thread
+        await asyncio.Event().wait()
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with (
+        pytest.raises(KeyboardInterrupt),
+        rc.Runner(run_identifier="ctrl-c", state_dir=tmp_path, logging_setting="NONE") as r,
+    ):
+        r.run_sync(interrupted)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    info = rc.ExecutionInfo.load(tmp_path / "ctrl-c.json")
+    assert info.outcome == "cancelled"
+    assert [n.status for n in info.nodes] == ["cancelled"]
+
+
+def test_run_sync_keeps_a_programs_own_sigint_handler(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def mine(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    async def reads_the_handler() -> object:
+        return signal.getsignal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        with rc.Runner(state_dir=tmp_path, logging_setting="NONE") as runner:
+            assert runner.run_sync(reads_the_handler).answer is mine
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -205,7 +205,9 @@ class RunSetup:
         target = Path(self.config.state_dir) / f"{run_id}.json"
         try:
             # overwrite=False: a second runner with this run_identifier gets {id}.2.json
-            self.saved_to = ExecutionInfo(self.state, run).save(target, overwrite=False)
+            self.saved_to = ExecutionInfo(self.state, run).save(
+                target, overwrite=False, fsync=self.config.journal_fsync
+            )
             if journal is not None:
                 journal.remove()  # only once the JSON is there: until then it is the run
         except Exception as error:  # saving must never turn a run's end into a crash

@@ -1,4 +1,5 @@
-"""SIGTERM handled like Ctrl-C while a runner is open in the main thread.
+"""SIGTERM handled like Ctrl-C while a runner is open in the main thread, and
+`run_interruptible`, `run_sync`'s way of running its loop with Ctrl-C handled.
 
 Containers and process managers stop a program with SIGTERM, whose default
 action ends the process on the spot: no `finally`, no saved run. While a runner
@@ -23,15 +24,20 @@ open and close (a tenth of a short run) for the same two system calls.
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # (no stub: the C half of `signal`)
+import asyncio
+import contextvars
 import signal
 import threading
+from collections.abc import Coroutine
 from types import FrameType
+from typing import Any
 
-__all__ = ["hold_sigterm", "release_sigterm"]
+__all__ = ["hold_sigterm", "release_sigterm", "run_interruptible"]
 
 _lock = threading.Lock()
 _holders = 0
 _SIGTERM = int(signal.SIGTERM)
+_SIGINT = int(signal.SIGINT)
 _DEFAULT = int(signal.SIG_DFL)
 
 
@@ -72,3 +78,53 @@ def release_sigterm() -> None:
                 _signal.signal(_SIGTERM, _DEFAULT)
             except ValueError:  # closed from another thread: only the main one may
                 _holders = 0
+
+
+def run_interruptible(
+    loop_runner: asyncio.Runner, coro: Coroutine[Any, Any, Any], context: contextvars.Context
+) -> Any:
+    """`loop_runner.run(coro, context=context)`, with the same Ctrl-C handling, cheaper.
+
+    As in `asyncio.Runner.run`: in the main thread, while Python's default SIGINT
+    handler is in place, the first Ctrl-C cancels the task (so the run records and
+    saves its cancelled nodes) and then raises `KeyboardInterrupt`; a second one
+    raises at once. The handler is set and put back through `_signal`, which saves
+    the four enum conversions of `signal.getsignal`/`signal.signal`: about 20 us,
+    a sixth of a short `run_sync`.
+    """
+    loop = loop_runner.get_loop()
+    task = loop.create_task(coro, context=context)
+    interrupts = 0
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1 and not task.done():
+            task.cancel()
+            loop.call_soon_threadsafe(_nothing)  # wake a loop blocked in select()
+            return
+        raise KeyboardInterrupt
+
+    handler: Any = None
+    if (
+        threading.get_ident() == threading.main_thread().ident
+        and _signal.getsignal(_SIGINT) is signal.default_int_handler
+    ):
+        try:
+            _signal.signal(_SIGINT, on_sigint)
+            handler = on_sigint
+        except ValueError:  # pragma: no cover - not the main interpreter
+            pass
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if interrupts and task.uncancel() == 0:
+            raise KeyboardInterrupt from None  # the cancellation was only its way through
+        raise
+    finally:
+        if handler is not None and _signal.getsignal(_SIGINT) is handler:
+            _signal.signal(_SIGINT, signal.default_int_handler)
+
+
+def _nothing() -> None:
+    pass

@@ -88,8 +88,9 @@ class ExecutorConfig:
             (never over another run's file: a taken name gives `{run_identifier}.2.json`).
         state_dir: the folder saved runs go to.
         journal_fsync: with `save_state`, also fsync the run's journal after each
-            batch it writes (survives power loss, at the cost of a disk sync per batch;
-            without it a batch reaches the OS, which survives the process dying).
+            batch it writes, and the final JSON before the journal is removed (survives
+            power loss, at the cost of a disk sync per batch; without it a batch reaches
+            the OS, which survives the process dying).
         viz: serve the run viewer for `state_dir` while the process lives and print
             the URL of this run's page when the runner opens (with `save_state`).
         execution_mode: where nodes without a mode of their own run: the name of

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import _signals
 from ._opening import RunSetup, new_run_id
 from .config import ExecutorConfig, resolve_config
 from .context import Host, current_host, current_runner, loop_running
@@ -223,7 +224,9 @@ class Runner:
         try:
             if self._loop_runner is None:
                 self._loop_runner = asyncio.Runner()
-            ok, value = self._loop_runner.run(_boxed(coro), context=contextvars.copy_context())
+            ok, value = _signals.run_interruptible(
+                self._loop_runner, _boxed(coro), contextvars.copy_context()
+            )
         finally:
             self._sync.release()
         if not ok:

@@ -1,9 +1,10 @@
-"""Logging: the `RC` logger tree, and the per-run handlers a runner adds and removes.
+"""Logging: the `RC` logger tree, and the handlers runners add and remove.
 
 A runner with a `logging_setting` other than NONE subscribes a logging callback
-to its publisher and adds a stderr handler (and a file handler for `log_file`)
-to the `RC` logger, filtered to its own run. `detach` removes exactly what
-`attach` added.
+to its publisher. Its lines go to stderr through one handler all logging runners
+share (on the `RC` logger while any is open; each run's lines at its own level),
+and to a file handler of its own for `log_file`, filtered to its run. `detach`
+removes exactly what `attach` added.
 
     VERBOSE  every event, with inputs and outputs      (DEBUG)
     REGULAR  one line per node start and finish         (INFO)
@@ -39,7 +40,6 @@ LEVELS = {"VERBOSE": logging.DEBUG, "REGULAR": logging.INFO, "QUIET": logging.WA
 _FORMAT = "%(asctime)s %(levelname)-7s [RC %(rc_short)s] %(message)s"
 
 _lock = threading.Lock()
-_active_levels: list[int] = []  # one entry per attached runner; the RC logger admits the lowest
 _level_before: int | None = None
 
 
@@ -79,6 +79,44 @@ class _RunFilter(logging.Filter):
         return bool(run == self.run_id)
 
 
+class _Stderr(logging.StreamHandler[Any]):
+    """The one stderr handler every logging runner shares, while any is open.
+
+    A handler per runner cost a short run more than its lines (a lock, a
+    registration with `logging` and a formatter each). This one is made once and
+    is on the `RC` logger only while some runner logs. It writes to whatever
+    `sys.stderr` is when a line is written (a redirect made between two runs is
+    followed), each run's records at that run's own level, and rc's records of no
+    run once, at the lowest level open.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
+        self.open: list[tuple[str, int]] = []  # (run id, level) of each logging runner
+        self.runs: dict[str, int] = {}  # run id -> its lowest level: made from `open`
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ sets it
+        pass
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run = getattr(record, "rc_run", None)
+        if run is None:
+            runs = self.runs
+            record.rc_short = next(iter(runs))[:8] if len(runs) == 1 else "-"
+            return True
+        level = self.runs.get(run)
+        return level is not None and record.levelno >= level
+
+
+_stderr = _Stderr()
+
+
 class RunLogging:
     """The logging a runner added: handlers on `RC` and a subscriber that writes to them."""
 
@@ -86,7 +124,7 @@ class RunLogging:
         self.run_id = run_id
         self.level = level
         self.verbose = verbose
-        self.handlers: list[logging.Handler] = []
+        self.file: logging.Handler | None = None
         self.extra = {"rc_run": run_id, "rc_short": run_id[:8]}
 
     @classmethod
@@ -98,35 +136,36 @@ class RunLogging:
         if level is None:
             return None
         self = cls(run_id, level, config.logging_setting == "VERBOSE")
-        formatter = logging.Formatter(_FORMAT, "%H:%M:%S")
-        handlers: list[logging.Handler] = []
         if config.log_file is not None:  # first: the one that can fail
-            handlers.append(logging.FileHandler(os.fspath(config.log_file), encoding="utf-8"))
-        handlers.append(logging.StreamHandler(sys.stderr))
-        for handler in handlers:
+            handler = logging.FileHandler(os.fspath(config.log_file), encoding="utf-8")
             handler.setLevel(level)
-            handler.setFormatter(formatter)
+            handler.setFormatter(logging.Formatter(_FORMAT, "%H:%M:%S"))
             handler.addFilter(_RunFilter(run_id))
             logger.addHandler(handler)
-        self.handlers = handlers
-        _admit(level)
+            self.file = handler
+        _admit(run_id, level)
         subscribe = publisher.subscribe if self.verbose else publisher.subscribe_inline
         subscribe(self.log_event, name="RC logging")
         return self
 
     def detach(self) -> None:
-        """Remove and close every handler `attach` added."""
-        for handler in self.handlers:
+        """Remove (and close) every handler `attach` added."""
+        handler, self.file = self.file, None
+        if handler is not None:
             logger.removeHandler(handler)
             handler.close()
-        self.handlers = []
-        _release(self.level)
+        _release(self.run_id)
 
     def log_event(self, event: ev.Event) -> None:
         """Write one event as a log line."""
         level, message = self.describe(event)
-        if level >= self.level:
-            logger.log(level, _one_line(message), extra=self.extra)
+        if level >= self.level and logger.isEnabledFor(level):
+            # the record made here, not by logger.log: its caller lookup walks the stack
+            # for a place in rc's own code, which tells a reader nothing
+            record = logger.makeRecord(
+                logger.name, level, __file__, 0, _one_line(message), (), None, None, self.extra
+            )
+            logger.handle(record)
 
     def describe(self, event: ev.Event) -> tuple[int, str]:
         who = f"{event.node_name} (node {event.node_id})"
@@ -165,19 +204,36 @@ class RunLogging:
         return logging.DEBUG, f"{type(event).__name__} {who}"
 
 
-def _admit(level: int) -> None:
+def _admit(run_id: str, level: int) -> None:
     global _level_before
     with _lock:
-        if not _active_levels:
+        if not _stderr.open:
             _level_before = logger.level
-        _active_levels.append(level)
-        logger.setLevel(min(_active_levels))
+            logger.addHandler(_stderr)
+        _stderr.open.append((run_id, level))
+        _levels_changed()
 
 
-def _release(level: int) -> None:
+def _release(run_id: str) -> None:
     with _lock:
-        if level in _active_levels:
-            _active_levels.remove(level)
-        logger.setLevel(
-            min(_active_levels) if _active_levels else (_level_before or logging.NOTSET)
-        )
+        entries = _stderr.open
+        for at, (run, _) in enumerate(entries):
+            if run == run_id:
+                del entries[at]
+                break
+        else:
+            return
+        if not entries:
+            logger.removeHandler(_stderr)
+        _levels_changed()
+
+
+def _levels_changed() -> None:
+    """(under _lock) Each run's level for the stderr handler; the lowest for the logger."""
+    runs: dict[str, int] = {}
+    for run, level in _stderr.open:
+        runs[run] = min(level, runs.get(run, level))
+    _stderr.runs = runs  # replaced, not changed: other threads' filters read it unlocked
+    lowest = min(runs.values()) if runs else (_level_before or logging.NOTSET)
+    if logger.level != lowest:  # setLevel clears every logger's cache: only on a change
+        logger.setLevel(lowest)

@@ -242,7 +242,9 @@ class ExecutionInfo:
         self._warn_unstored(problems)
         return text
 
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    def save(
+        self, path: str | os.PathLike[str], *, overwrite: bool = True, fsync: bool = False
+    ) -> Path:
         """Write the run to `path` atomically; return the path written.
 
         Args:
@@ -250,13 +252,15 @@ class ExecutionInfo:
             overwrite: replace a file already at `path` (the default). With False (what
                 a runner does on close), an existing file is kept and the run goes to
                 `{stem}.2.json` (or the next free number), with a `RuntimeWarning`.
+            fsync: also fsync the file and its folder before returning, so that a power
+                cut keeps it (what a runner with ``journal_fsync=True`` does).
 
         Raises:
             OSError: the file could not be written.
         """
         target = Path(path)
         text, problems = dumps(self.to_document())
-        written = write_atomic(target, text, overwrite=overwrite)
+        written = write_atomic(target, text, overwrite=overwrite, fsync=fsync)
         if written != target:
             warnings.warn(
                 f"run {self.run_id!r}: {os.fspath(target)!r} already holds a saved run (another "

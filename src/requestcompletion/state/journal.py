@@ -95,8 +95,7 @@ class Journal:
         t0: float,
         fsync: bool,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self._file = _claim(path)
+        self.path, self._fd = _claim(path)
         self._fsync = fsync
         self._encoder = LineEncoder(records, t0)
         # what the run queued and the writer has not written: a NodeRecord (registered),
@@ -259,16 +258,17 @@ class Journal:
 
     def _finish(self) -> None:
         try:
-            self._file.close()
+            os.close(self._fd)
         except OSError as error:
             self._stop(error)
         self._closed.set()
 
     def _write(self, text: str) -> None:
-        self._file.write(text)
-        self._file.flush()
+        view = memoryview(text.encode("utf-8"))  # one system call; no file object to flush
+        while view:
+            view = view[os.write(self._fd, view) :]
         if self._fsync:
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
 
     def _stop(self, error: Exception) -> None:
         if self.error is None:
@@ -282,16 +282,23 @@ class Journal:
             )
 
 
-def _claim(path: Path) -> tuple[Path, Any]:
-    """Create `path`, or `{stem}.2.journal` (the next free number) if a file is there:
-    the journal of a run that died under the same run_identifier is that run's only
-    record, and a new run must not write over it."""
-    for number in range(1, 10_000):
+def _claim(path: Path) -> tuple[Path, int]:
+    """Create `path` (and its folder), or `{stem}.2.journal` (the next free number) if a
+    file is there: the journal of a run that died under the same run_identifier is that
+    run's only record, and a new run must not write over it. Returns it and its fd."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    number, made_folder = 1, False
+    while number < 10_000:
         candidate = path if number == 1 else path.with_name(f"{path.stem}.{number}.journal")
         try:
-            return candidate, open(candidate, "x", encoding="utf-8")
+            return candidate, os.open(candidate, flags, 0o666)
         except FileExistsError:
-            continue
+            number += 1
+        except FileNotFoundError:  # no folder yet (made here, not checked on every run)
+            if made_folder or path.parent.is_dir():
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made_folder = True
     raise FileExistsError(f"{os.fspath(path)!r} and 9,998 numbered journals beside it exist")
 
 
