@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import requestcompletion as rc
+from helpers import fresh_python
 
 RC_LOGGER = logging.getLogger("RC")
 NO_SAVE: dict[str, Any] = {"save_state": False}
@@ -431,3 +432,42 @@ def test_rc_records_of_no_run_are_written_once_with_two_runners_open() -> None:
     lines = [line for line in err.getvalue().splitlines() if "no run in particular" in line]
     assert len(lines) == 1
     assert "[RC -]" in lines[0]  # it belongs to neither run
+
+
+# A program that configured no logging gets its lines written by the shared handler
+# itself (no LogRecord); one that did gets them through logging. pytest configures
+# logging, so both are run in a fresh interpreter, and must print the same lines.
+PROGRAM = """
+    import logging, sys
+    import requestcompletion as rc
+    if CONFIGURED:
+        logging.basicConfig(stream=sys.stdout)  # a root handler: records pass it too
+    def fails():
+        raise ValueError("no\\nway")
+    with rc.Runner(run_identifier="logged", save_state=False) as runner:
+        runner.run_sync(len, "abc")
+        try:
+            runner.run_sync(fails)
+        except ValueError:
+            pass
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_the_same_lines_whether_or_not_the_program_configured_logging(configured: bool) -> None:
+    done = fresh_python(PROGRAM.replace("CONFIGURED", str(configured)), timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert all(LINE.match(line) for line in lines), lines
+    messages = [line.split("] ", 1)[1] for line in lines]
+    assert [m.split(" in ")[0].split(" after ")[0] for m in messages] == [
+        "run logged started",
+        "len (node 0) started",
+        "len (node 0) succeeded",
+        "fails (node 1) started",
+        "fails (node 1) failed",
+        "run logged finished: failed",  # its last request failed
+    ]
+    assert messages[4].endswith("ValueError: no\\nway")  # the newline escaped: one line
+    # through logging (the root handler got every record too), or not at all
+    assert len(done.stdout.splitlines()) == (6 if configured else 0), done.stdout

@@ -258,10 +258,10 @@ class ExecutionInfo:
         Raises:
             OSError: the file could not be written.
         """
-        target = Path(path)
+        target = path if isinstance(path, Path) else Path(path)
         text, problems = dumps(self.to_document())
         written = write_atomic(target, text, overwrite=overwrite, fsync=fsync)
-        if written != target:
+        if written is not target:
             warnings.warn(
                 f"run {self.run_id!r}: {os.fspath(target)!r} already holds a saved run (another "
                 f"runner with the same run_identifier?), so this run was saved to "

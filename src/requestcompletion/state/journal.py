@@ -105,7 +105,7 @@ class Journal:
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         self.awake = False  # the writer was told something is queued, and has not taken it
         self._closing = False
-        self._closed = threading.Event()  # the Z line is written and the file closed
+        self._closed = False  # the Z line is written and the file closed (under the lock)
         self.error: Exception | None = None  # why the journal stopped, if it did
         # held while a batch is taken and written: by the writer, or by the run itself
         # (`barrier`, `close`), which writes a short batch at once rather than wake a
@@ -196,7 +196,7 @@ class Journal:
         self._closing = True
         if self._lock.acquire(timeout=CLOSE_TIMEOUT):
             try:
-                if not self._closed.is_set():
+                if not self._closed:
                     self._write_batch()
                     self._finish()
             finally:
@@ -223,7 +223,7 @@ class Journal:
         """Write what is queued, answer the barriers that were waiting before it,
         and close the file after the ``Z`` line; True once closed."""
         with self._lock:
-            if self._closed.is_set():  # closed by the run itself
+            if self._closed:  # closed by the run itself
                 return True
             waiters = self._waiters
             self.awake = False  # before the drain: a change queued after it wakes the writer
@@ -252,7 +252,7 @@ class Journal:
             self._stop(error)
             self.queue.clear()
             _release([self._waiters.popleft() for _ in range(len(self._waiters))])
-            if self._closing and not self._closed.is_set():
+            if self._closing and not self._closed:
                 self._finish()
             return self._closing
 
@@ -261,7 +261,7 @@ class Journal:
             os.close(self._fd)
         except OSError as error:
             self._stop(error)
-        self._closed.set()
+        self._closed = True
 
     def _write(self, text: str) -> None:
         view = memoryview(text.encode("utf-8"))  # one system call; no file object to flush

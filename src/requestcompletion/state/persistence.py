@@ -189,11 +189,12 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, fsync: bool =
             os.close(fd)
         if overwrite:
             os.replace(tmp, target)
+            written = target
         else:
-            target = _claim(tmp, target)
+            written = _claim(tmp, target)
         if fsync:
-            _fsync_folder(os.path.dirname(target))
-        return Path(target)
+            _fsync_folder(os.path.dirname(written))
+        return path if written == target else Path(written)
     except BaseException:
         try:
             os.unlink(tmp)
