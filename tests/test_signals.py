@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,17 @@ def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path: Path) -> None
 # --- in this process: the SIGINT handler run_sync sets and puts back ------------------------
 
 
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, as in a terminal (a background run inherits it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("default_sigint")
 def test_run_sync_cancels_on_ctrl_c_and_puts_the_default_handler_back(tmp_path: Path) -> None:
     async def interrupted() -> None:
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # rc's
