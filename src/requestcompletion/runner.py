@@ -406,12 +406,11 @@ Session = Runner
 
 
 async def _boxed(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
-    """(True, result) or (False, the exception): the main task never ends with a user's
-    exception, because asyncio.Runner formats its task's repr (and so the exception's)
-    when it restores the SIGINT handler: a raising __repr__ then broke the run and left
-    asyncio's handler installed. A BaseException is boxed too (asyncio would let a
-    SystemExit or KeyboardInterrupt break out of the loop, leaving this task's
-    exception unretrieved); only cancellation (Ctrl-C) passes through."""
+    """(True, result) or (False, the exception): the loop's main task never ends with a
+    user's exception, which is raised from `run_sync` itself instead. A BaseException
+    is boxed too (the loop would let a SystemExit or KeyboardInterrupt break out of
+    `run_until_complete`, leaving this task's exception unretrieved); only
+    cancellation (Ctrl-C) passes through."""
     try:
         return True, await coro
     except asyncio.CancelledError:
