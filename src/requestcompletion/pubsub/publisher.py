@@ -21,8 +21,9 @@ subscribes, and its last is `RunFinished`.
 So each subscriber sees every event in publication order, a slow one only falls
 behind (it never holds up the run or the others), and one that raises is logged
 and kept. Nothing polls: threads block on a condition, tasks await a future.
-Closing the publisher flushes, then waits (`drain_timeout` in all, for every
-subscriber together) for every worker to finish what it was given; a close
+Closing the publisher hands each subscriber its last events and its end in one
+batch, then waits (`drain_timeout` in all, for every subscriber together) for
+every worker to finish what it was given; a close
 called on a thread whose event loop is running never blocks that loop for a
 stuck subscriber: it hands it a deadline instead.
 """
@@ -215,7 +216,6 @@ class RCPublisher:
         if not self._subscriptions and not self._retired:
             self._buffer = []  # nobody to hand anything to, or to wait for
             return
-        self.flush()
         subscriptions = self._stop_all()
         # Most are done within a moment: only the others are awaited (a future and
         # a timer each, which a short run would feel).
@@ -231,7 +231,6 @@ class RCPublisher:
         code): there the ones not done within a moment keep their events until
         `drain_timeout` has passed, then are abandoned, while the loop runs on.
         """
-        self.flush()
         subscriptions = self._stop_all()
         syncs = _sync_ones(subscriptions)
         try:
@@ -251,11 +250,17 @@ class RCPublisher:
         _abandon(subscriptions)
 
     def _stop_all(self) -> list[Subscription]:
+        """Hand every subscriber the last events and its STOP, in one batch (one hand-over
+        to the delivery thread, not two); return every subscription to wait for."""
+        self._flush_scheduled = False
+        last, self._buffer = self._buffer, []
+        self._start_sent = self._start is not None
+        last += STOP_PAIR
         subscriptions = list(self._subscriptions.values())
         self._subscriptions.clear()
         self.active = False
         for subscription in subscriptions:
-            subscription.deliver(STOP_PAIR)
+            subscription.deliver(last)
         retired, self._retired = self._retired, []
         return retired + subscriptions
 
