@@ -471,3 +471,30 @@ def test_the_same_lines_whether_or_not_the_program_configured_logging(configured
     assert messages[4].endswith("ValueError: no\\nway")  # the newline escaped: one line
     # through logging (the root handler got every record too), or not at all
     assert len(done.stdout.splitlines()) == (6 if configured else 0), done.stdout
+
+
+BROKEN_STDERR = """
+    import io, sys
+    import requestcompletion as rc
+    out = sys.stdout
+    if STDERR == "closed":
+        sys.stderr = io.StringIO()
+        sys.stderr.close()
+    else:
+        sys.stderr = None  # pythonw, or a daemon that dropped it
+    with rc.Runner(run_identifier="no-stderr", state_dir=STATE_DIR) as runner:
+        out.write(repr(runner.run_sync(len, "abcd").answer))
+"""
+
+
+@pytest.mark.parametrize("stderr", ["closed", "None"])
+def test_a_run_goes_on_and_is_saved_when_stderr_cannot_be_written(
+    tmp_path: Path, stderr: str
+) -> None:
+    program = BROKEN_STDERR.replace("STDERR", repr(stderr)).replace(
+        "STATE_DIR", repr(str(tmp_path))
+    )
+    done = fresh_python(program, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "4"
+    assert rc.ExecutionInfo.load(tmp_path / "no-stderr.json").answer == 4

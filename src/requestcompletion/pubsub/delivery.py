@@ -163,7 +163,16 @@ def hand_over(
         if accept is None or accept(event):
             callback(event)
     except Exception:
+        log_failure(name)
+
+
+def log_failure(name: str) -> None:
+    """Log that subscriber `name` raised (call it in the `except`). Logging can fail
+    too (`sys.stderr` closed, a handler that raises): the run must go on all the same."""
+    try:
         logger.exception("subscriber %r raised; the run goes on", name)
+    except Exception:
+        pass
 
 
 def report_dropped(name: str, left: int) -> int:

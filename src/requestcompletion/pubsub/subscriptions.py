@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .delivery import STOP, hand_over, report_dropped
+from .delivery import STOP, hand_over, log_failure, report_dropped
 from .events import Event
 
 __all__ = [
@@ -116,7 +116,7 @@ class TaskDelivery(LoopSubscription):
                     if self.filter is None or self.filter(event):
                         await self.callback(event)
                 except Exception:
-                    logger.exception("subscriber %r raised; the run goes on", self.name)
+                    log_failure(self.name)
             self.wakeup = asyncio.get_running_loop().create_future()
             await self.wakeup
 
