@@ -54,6 +54,7 @@ from ..pubsub.events import (
 from ..state.journal import RequestDigest
 from ._agent_output import OutputValidator, final_output, repair_prompt
 from ._agent_prompt import start_history
+from ._agent_remote import model_reports
 from ._agent_stream import streamed_reply
 from ._agent_stream import who as _who
 from ._agent_tools import Toolbox
@@ -107,6 +108,7 @@ class AgentRun:
         "history",
         "model_calls",
         "record",
+        "remote",
         "runner",
         "tool_calls",
         "usage",
@@ -116,6 +118,8 @@ class AgentRun:
         self.config = config
         self.runner: Runner | None = current_runner.get()
         self.record: NodeRecord | None = current_node.get()
+        # on a Ray worker (no runner) the model calls are told to the driver instead
+        self.remote = None if self.runner is not None else model_reports()
         # a count turns None once a reply did not report it: the total is unknown, not low
         self.usage = Usage()
         self.cost: float | None = 0.0
@@ -280,13 +284,19 @@ class AgentRun:
             # cancelled: do not pay for one more model call on the way out
             raise asyncio.CancelledError
         tools = config.toolbox.tools or None
-        # a saved run keeps each model call with its request's digest, for replay;
-        # taken before the reply joins the history
-        saved = record is not None and runner is not None and runner.config.save_state
-        # a resumed run (Runner.from_state) answers a request it has recorded itself
-        replay = None if runner is None or record is None else runner.state.replay
-        asked = self._digest(tools) if saved or replay is not None else ""
-        recorded = None if replay is None else replay.model_response(record, asked)  # type: ignore[arg-type]
+        remote = self.remote
+        if remote is None:
+            # a saved run keeps each model call with its request's digest, for replay;
+            # taken before the reply joins the history
+            saved = record is not None and runner is not None and runner.config.save_state
+            # a resumed run (Runner.from_state) answers a request it has recorded itself
+            replay = None if runner is None or record is None else runner.state.replay
+            asked = self._digest(tools) if saved or replay is not None else ""
+            recorded = None if replay is None else replay.model_response(record, asked)  # type: ignore[arg-type]
+        else:  # on a Ray worker: the driver keeps the run's records
+            saved = remote.saved
+            asked = self._digest(tools) if saved or remote.replay else ""
+            recorded = await remote.recorded(asked) if remote.replay else None
         hold = None
         if recorded is None:
             # reserve on the budgets over this node (on the driver when this runs on a
@@ -308,6 +318,8 @@ class AgentRun:
                     "agent",
                 ),
             )
+        elif remote is not None and remote.events:
+            remote.asked(llm.provider, llm.model_name, self.history)
         try:
             if recorded is not None:
                 response = Response.from_dict(recorded)
@@ -331,6 +343,8 @@ class AgentRun:
             self._account(runner, record, model)
             if saved:
                 runner.state.model_call(record, asked, response.to_dict())
+        elif remote is not None:  # the driver counts, records and announces it
+            remote.replied(llm.provider, model, asked if saved else None, response)
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_received,

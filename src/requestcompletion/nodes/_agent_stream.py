@@ -29,6 +29,8 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
     structured = run.config.output_schema is not None
     runner = run.runner
     record = run.record
+    remote = run.remote  # on a Ray worker: the pieces and the whole go to the driver
+    kept = runner is not None or remote is not None
     final: Response | None = None
     pieces: list[str] = []
     started = first = last = _now()
@@ -37,11 +39,15 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
         async for item in stream:
             if isinstance(item, Response):
                 final = item
-            elif isinstance(item, Chunk) and item.text and runner is not None:
+            elif isinstance(item, Chunk) and item.text and kept:
                 last = _now()
                 if not pieces:
                     first = last
                 pieces.append(item.text)
+                if runner is None:
+                    if remote is not None and remote.events:
+                        remote.chunk(item.text, "".join(pieces) if structured else None)
+                    continue
                 publisher = runner.publisher
                 if publisher.active:
                     # one event per piece: an LLMChunk is also the Streamed event the
@@ -52,9 +58,12 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
                         _chunk(runner.run_id, *who(record), last, piece, item.text, "agent")
                     )
     finally:
-        if pieces and runner is not None:  # a stream cut off mid-way is kept too
+        if pieces and kept:  # a stream cut off mid-way is kept too
             whole = streamed_text("".join(pieces), len(pieces), first - started, last - started)
-            runner.state.add_streamed(record, whole, publish=False)
+            if runner is not None:
+                runner.state.add_streamed(record, whole, publish=False)
+            elif remote is not None:
+                remote.streamed(whole)
         close = getattr(stream, "aclose", None)
         if close is not None:
             await close()

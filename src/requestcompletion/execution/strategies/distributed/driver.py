@@ -11,8 +11,9 @@ stream items and context writes go to the task's `Driver`; a child call runs
 through it too, as a child of the remote node (so the graph, events and limits
 are the same as for a local node), and its outcome is sent back with
 `NodeHost.resolve`. `rc.context` travels as deltas (`sync.py`: the whole of it
-once per worker, then what changed), and the node's model calls reserve on the
-run's budgets here (`spending.py`). The node's result or exception ends the
+once per worker, then what changed); the node's model calls reserve on the
+run's budgets here (`spending.py`), and are announced and recorded here as an
+agent's on the driver are (`model_calls.py`). The node's result or exception ends the
 run: the exception is raised here with its own type and the worker's traceback
 as its cause, or as a `RemoteNodeError` naming it when its type cannot be rebuilt.
 
@@ -43,8 +44,13 @@ from .messages import (
     ContextPut,
     FollowUp,
     Message,
+    ModelAsked,
+    ModelChunk,
+    ModelReplied,
+    ModelStreamed,
     OpenBudget,
     Raised,
+    Recall,
     Release,
     Reserve,
     Returned,
@@ -194,6 +200,7 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         payload: tuple[bytes, bytes],
         sync: DriverContext,
     ) -> Any:
+        from .model_calls import NodeModelCalls  # it imports the llm package: not at import
         from .wire import loads
 
         exceptions = self._ray.exceptions
@@ -204,7 +211,9 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         handle: int | None = None  # the node talked back: it goes on through `follow`
         stream: Any = None
         applied = [0]  # the node's context writes applied here (its call-backs' answers say)
-        spending = NodeBudgets(current_runner.get(), current_node.get())
+        runner, record = current_runner.get(), current_node.get()
+        spending = NodeBudgets(runner, record)
+        model_calls = NodeModelCalls(runner, record)
 
         def take(batch: list[Message]) -> Any:
             """Apply a batch of messages; the node's output if it holds the outcome."""
@@ -216,18 +225,21 @@ class DistributedExecutionStrategy(ExecutionStrategy):
                 if isinstance(message, Raised):
                     ended = True
                     raise _remote_error(pool, host, where, message)
-                if isinstance(message, ChildCall | Reserve):
-                    work = (
-                        _child(driver, message.blob)
-                        if isinstance(message, ChildCall)
-                        else spending.reserved(message)
-                    )
+                if isinstance(message, ChildCall | Reserve | Recall):
+                    if isinstance(message, ChildCall):
+                        work = _child(driver, message.blob)
+                    elif isinstance(message, Reserve):
+                        work = spending.reserved(message)
+                    else:
+                        work = model_calls.recalled(message)
                     serve = self._serve(host, message.call_id, work, sync, applied)
                     child = asyncio.create_task(serve)  # in order: reservations too
                     children.add(child)
                     child.add_done_callback(children.discard)
                 elif isinstance(message, Settle | Release | OpenBudget | CloseBudget):
                     spending.apply(message)
+                elif isinstance(message, ModelAsked | ModelChunk | ModelStreamed | ModelReplied):
+                    model_calls.apply(message)
                 elif isinstance(message, Streamed):
                     driver.stream(loads(message.blob))
                 elif isinstance(message, ContextPut | ContextDeleted):
@@ -236,7 +248,8 @@ class DistributedExecutionStrategy(ExecutionStrategy):
             return None
 
         delta = sync.delta_for(host)
-        first = host.actor.start.remote(*payload, delta, task.id, spending.applies())
+        reports = model_calls.reports()
+        first = host.actor.start.remote(*payload, delta, task.id, spending.applies(), reports)
         try:
             batch = await first  # a node that never talks back ends here: one plain call
             sync.confirm(host, delta.version)

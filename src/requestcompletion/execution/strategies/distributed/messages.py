@@ -19,10 +19,20 @@ trip). All come from the node but `FollowUp`, which the worker adds.
 - `Settle(hold, model, blob)` / `Release(hold)`: that call's real usage, or its
   failure;
 - `OpenBudget(blob)` / `CloseBudget()`: the node is an agent with a budget of
-  its own, which covers it and every node under it while it runs.
+  its own, which covers it and every node under it while it runs;
+- `ModelAsked(provider, model, start, blob)` / `ModelChunk(text, partial)`: a model call
+  of the agent left, a piece of its streamed reply came (only when the driver's
+  publisher had a subscriber as the node started: they exist for the events);
+- `ModelReplied(provider, model, digest, blob)`: the call's response, for the
+  node's usage, its record in the saved run (`digest` None when the run is not
+  saved) and the `LLMResponseReceived` event; `ModelStreamed(whole)`: what the run
+  records of a streamed reply;
+- `Recall(call_id, digest)`: in a resumed run, the recorded response to the
+  request with that digest, answered with `NodeHost.resolve(call_id, ...)`.
 
 The other way, `NodeHost.start` and `NodeHost.resolve` carry a `ContextDelta`:
-what the worker lacks of the run's `rc.context` (see `sync.py`).
+what the worker lacks of the run's `rc.context` (see `sync.py`), and `start` a
+`Reports`: what the driver wants to hear of the node's model calls.
 
 Values travel as bytes pickled by rc (`wire.py`), so a value that cannot be sent
 fails on rc's side with a message naming it, never deep inside Ray. This module
@@ -32,6 +42,7 @@ imports nothing of Ray: the driver reads the messages without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "ChildCall",
@@ -41,9 +52,15 @@ __all__ = [
     "ContextPut",
     "FollowUp",
     "Message",
+    "ModelAsked",
+    "ModelChunk",
+    "ModelReplied",
+    "ModelStreamed",
     "OpenBudget",
     "Raised",
+    "Recall",
     "Release",
+    "Reports",
     "Reserve",
     "Returned",
     "Settle",
@@ -158,6 +175,69 @@ class CloseBudget:
     """The remote agent's own budget ends."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """Driver to worker, at a node's start: what to send back of its model calls.
+
+    `events`: the run's publisher has a subscriber (send `ModelAsked`, `ModelChunk`);
+    `saved`: the run keeps each call's request digest (`ModelReplied.digest`);
+    `replay`: the run is resumed, so ask for a recorded response first (`Recall`).
+    """
+
+    events: bool
+    saved: bool
+    replay: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAsked:
+    """A model call of the remote agent left: its conversation from message `start`
+    on (a list pickled); the driver has the ones before, so each travels once."""
+
+    provider: str
+    model: str
+    start: int
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChunk:
+    """A piece of the remote agent's streamed reply; `partial` is the text so far
+    when the agent has an output schema (as `llm.Chunk`)."""
+
+    text: str
+    partial: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStreamed:
+    """What the run records of one streamed reply of the remote agent (plain data)."""
+
+    whole: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReplied:
+    """A model call of the remote agent was answered: its `Response` pickled.
+
+    `model` is the model that answered (the response's, else the agent's);
+    `digest` the request's digest when the run is saved, else None.
+    """
+
+    provider: str
+    model: str
+    digest: str | None
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """A resumed run: the recorded response to this request of the remote agent, if any."""
+
+    call_id: int
+    digest: str
+
+
 Message = (
     Streamed
     | ContextPut
@@ -171,5 +251,10 @@ Message = (
     | Release
     | OpenBudget
     | CloseBudget
+    | ModelAsked
+    | ModelChunk
+    | ModelStreamed
+    | ModelReplied
+    | Recall
 )
 FINAL = (Returned, Raised)  # the message types that end a node's run

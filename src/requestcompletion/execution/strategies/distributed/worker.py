@@ -36,7 +36,7 @@ import asyncio
 import contextvars
 import itertools
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import ray
@@ -52,8 +52,14 @@ from .messages import (
     ContextDelta,
     FollowUp,
     Message,
+    ModelAsked,
+    ModelChunk,
+    ModelReplied,
+    ModelStreamed,
     OpenBudget,
+    Recall,
     Release,
+    Reports,
     Reserve,
     Returned,
     Settle,
@@ -71,13 +77,26 @@ class WorkerLink:
     """The driver, as a node running on this worker sees it (a `context.Host`).
 
     It is also how the node's model calls reach the run's budgets, which are
-    kept on the driver (`llm.budget.reserve`): `budgeted` says whether any applies.
+    kept on the driver (`llm.budget.reserve`): `budgeted` says whether any applies;
+    and how an agent's model calls reach the run's events and records there (it is
+    the agent loop's `nodes._agent_remote.ModelReports`), as `reports` asks.
     """
 
-    def __init__(self, host: NodeHost, run: WorkerContext, budgeted: bool = False) -> None:
+    def __init__(
+        self,
+        host: NodeHost,
+        run: WorkerContext,
+        budgeted: bool = False,
+        reports: Reports | None = None,
+    ) -> None:
         self.host = host
         self.run = run  # the run's context as this worker holds it
         self.budgeted = budgeted
+        self.events = reports is not None and reports.events
+        self.saved = reports is not None and reports.saved
+        self.replay = reports is not None and reports.replay
+        self._history: Sequence[Any] | None = None  # the conversation the driver has ...
+        self._sent = 0  # ... up to this message
         self.loop = asyncio.get_running_loop()
         self.thread = threading.get_ident()
         self.outbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -118,6 +137,27 @@ class WorkerLink:
 
     def close_budget(self) -> None:
         self.send(CloseBudget())
+
+    # --- an agent's model calls (ModelReports) ---------------------------------------
+
+    def asked(self, provider: str, model: str, history: Sequence[Any]) -> None:
+        # the driver keeps the conversation: only what it lacks travels
+        start = self._sent if history is self._history else 0
+        self._history, self._sent = history, len(history)
+        self.send(ModelAsked(provider, model, start, dumps(list(history[start:]))))
+
+    def chunk(self, text: str, partial: str | None) -> None:
+        self.send(ModelChunk(text, partial))
+
+    def streamed(self, whole: dict[str, Any]) -> None:
+        self.send(ModelStreamed(whole))
+
+    def replied(self, provider: str, model: str, digest: str | None, response: Any) -> None:
+        self.send(ModelReplied(provider, model, digest, dumps(response)))
+
+    async def recorded(self, digest: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await self._ask(lambda call_id: Recall(call_id, digest))
+        return found
 
     async def _ask(self, message: Callable[[int], Message]) -> Any:
         """Send `message(call_id)` and wait for the driver's answer (`NodeHost.resolve`)."""
@@ -188,19 +228,26 @@ class NodeHost:
         return str(ray.get_runtime_context().get_node_id())
 
     async def start(
-        self, node: bytes, args: bytes, delta: ContextDelta, node_id: int, budgeted: bool = False
+        self,
+        node: bytes,
+        args: bytes,
+        delta: ContextDelta,
+        node_id: int,
+        budgeted: bool = False,
+        reports: Reports | None = None,
     ) -> list[Message]:
         """Run one node until it ends or sends something: the first batch of messages.
 
         `node` is the node type pickled (`pack_node`: the same bytes for the same type,
         so it is unpickled once), `args` its arguments (`pack_args`), `delta` what
         this worker lacks of the run's context, `node_id` the id of its record on
-        the driver, `budgeted` whether a budget of the run applies to it.
+        the driver, `budgeted` whether a budget of the run applies to it, `reports`
+        what the driver wants to hear of its model calls, if it is an agent.
 
         The batch ends with the node's outcome, or else with `FollowUp(handle)`:
         the node goes on running, and `follow(handle)` yields the rest.
         """
-        link = WorkerLink(self, self._context(delta), budgeted)
+        link = WorkerLink(self, self._context(delta), budgeted, reports)
         context = contextvars.copy_context()
         context.run(current_host.set, link)
         work = _invoke(self, node, args, link, node_id)

@@ -1,0 +1,147 @@
+"""A remote agent's model calls, as the driver announces and records them.
+
+An agent on a Ray worker has no runner, so it cannot publish its model events or
+keep its model calls in the run's state itself. Its link sends them here
+(`ModelAsked`, `ModelChunk`, `ModelStreamed`, `ModelReplied`, in order with the
+node's other messages), and `NodeModelCalls` does under the node's real record
+what a local agent does (`nodes._agent_loop`): the `LLMRequestStarted`,
+`LLMChunk` and `LLMResponseReceived` events on the run's publisher, the node's
+``extras["llm"]`` usage (priced here, where the run's prices and budgets are),
+and its ``extras["model_calls"]``, which `Runner.from_state` replays: a resumed
+run answers the worker's `Recall` from them, so a replayed call never leaves it.
+
+What travels is decided at the node's start (`reports`): the conversation only
+when the publisher has a subscriber, the digests only when the run is saved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ....llm.pricing import cost as price_of
+from ....llm.response import Chunk, Response, Usage
+from ....nodes._agent_stream import who
+from ....pubsub.events import LLMChunk, LLMRequestStarted, LLMResponseReceived
+from .messages import ModelAsked, ModelChunk, ModelReplied, ModelStreamed, Recall, Reports
+from .sync import loads
+
+__all__ = ["NodeModelCalls"]
+
+_now = time.perf_counter
+
+
+class NodeModelCalls:
+    """The model calls of one remote node's run, told to its run on the driver.
+
+    Args:
+        runner: the run (None: nobody to tell).
+        record: the remote node's record on the driver.
+    """
+
+    def __init__(self, runner: Any, record: Any) -> None:
+        self.runner = runner
+        self.record = record
+        self._history: list[Any] = []  # the agent's conversation, as far as it was sent
+        self._usage = Usage()
+        self._cost: float | None = 0.0
+        self._calls = 0
+        self._accounts: dict[str, Any] | None = None  # the node's extras["llm"]
+
+    def reports(self) -> Reports | None:
+        """What the worker must send of the node's model calls (None: nothing to tell)."""
+        runner = self.runner
+        if runner is None or self.record is None:
+            return None
+        return Reports(
+            runner.publisher.active, runner.config.save_state, runner.state.replay is not None
+        )
+
+    def apply(self, message: ModelAsked | ModelChunk | ModelStreamed | ModelReplied) -> None:
+        """Announce or record what the remote agent told of a model call."""
+        runner, record = self.runner, self.record
+        if runner is None or record is None:
+            return
+        if isinstance(message, ModelReplied):
+            self._replied(runner, record, message)
+        elif isinstance(message, ModelStreamed):
+            runner.state.add_streamed(record, message.whole, publish=False)
+        elif runner.publisher.active:
+            if isinstance(message, ModelAsked):
+                del self._history[message.start :]
+                self._history.extend(loads(message.blob))
+                event: Any = LLMRequestStarted(
+                    runner.run_id,
+                    *who(record),
+                    _now(),
+                    message.provider,
+                    message.model,
+                    len(self._history),
+                    self._history,  # grows like a local agent's: `sent` reads this call's
+                    _scrub(record),
+                    kind="agent",
+                )
+            else:
+                piece = Chunk(message.text, message.partial)
+                event = LLMChunk(
+                    runner.run_id, *who(record), _now(), piece, message.text, kind="agent"
+                )
+            runner.publisher.publish(event)
+
+    async def recalled(self, message: Recall) -> dict[str, Any] | None:
+        """The recorded response to the remote agent's request, when the run has one."""
+        replay = None if self.runner is None else self.runner.state.replay
+        if replay is None or self.record is None:
+            return None
+        found: dict[str, Any] | None = replay.model_response(self.record, message.digest)
+        return found
+
+    def _replied(self, runner: Any, record: Any, message: ModelReplied) -> None:
+        response: Response = loads(message.blob)
+        model, usage = message.model, response.usage
+        cost = price_of(model, usage)
+        self._usage += usage
+        self._cost = None if cost is None or self._cost is None else self._cost + cost
+        self._calls += 1
+        accounts = self._accounts
+        if accounts is None:
+            accounts = self._accounts = {"provider": message.provider}
+            runner.state.extras.setdefault(record.id, {})["llm"] = accounts
+        # the same fields, in the same order, as a local agent's (`AgentRun._account`)
+        accounts["model"] = model
+        accounts["input_tokens"] = self._usage.input_tokens
+        accounts["output_tokens"] = self._usage.output_tokens
+        accounts["cost"] = self._cost
+        accounts["calls"] = self._calls
+        if message.digest is not None:
+            runner.state.model_call(record, message.digest, response.to_dict())
+        if runner.publisher.active:
+            runner.publisher.publish(
+                LLMResponseReceived(
+                    runner.run_id,
+                    *who(record),
+                    _now(),
+                    message.provider,
+                    model,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    response.latency,
+                    cost,
+                    response.finish_reason,
+                    response,
+                    kind="agent",
+                )
+            )
+
+
+def _scrub(record: Any) -> Callable[[str], str]:
+    """The agent's model's `scrub`: the driver holds the same model, in the agent node
+    type's `agent` config (read by name: agents sit above the strategies)."""
+    llm = getattr(getattr(record.spec.node, "agent", None), "llm", None)
+    scrub = getattr(llm, "scrub", None)
+    return scrub if callable(scrub) else _unchanged
+
+
+def _unchanged(text: str) -> str:
+    return text
