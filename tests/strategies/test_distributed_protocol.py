@@ -27,6 +27,11 @@ def test_every_message_is_a_frozen_dataclass() -> None:
         "Release",
         "OpenBudget",
         "CloseBudget",
+        "ModelAsked",
+        "ModelChunk",
+        "ModelStreamed",
+        "ModelReplied",
+        "Recall",
     }
     for kind in kinds:
         params = getattr(kind, "__dataclass_params__", None)
@@ -34,6 +39,9 @@ def test_every_message_is_a_frozen_dataclass() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         messages.FollowUp(1).handle = 2  # type: ignore[misc]
     assert set(messages.FINAL) == {messages.Returned, messages.Raised}
+    reports = messages.Reports(events=True, saved=False, replay=False)  # driver to worker
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reports.events = False  # type: ignore[misc]
 
 
 def test_an_exception_travels_as_a_raised_message() -> None:

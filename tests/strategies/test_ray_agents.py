@@ -336,3 +336,17 @@ def test_otel_sees_the_model_call_spans_of_a_remote_agent(
         assert attributes["gen_ai.usage.input_tokens"] == 7
         assert API_KEY not in json.dumps(attributes, default=str)
         assert "look one up" in str(attributes["gen_ai.input.messages"])
+
+
+def test_regular_logging_has_the_reply_lines_of_a_remote_agent(
+    ray_cluster: object, llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
+    script(llm_server, lookups=1)
+    log = tmp_path / "run.log"
+    with rc.Runner(logging_setting="REGULAR", log_file=str(log), save_state=False) as runner:
+        info = runner.run_sync(agent(llm_server), "look one up")
+    asker = agent_record(info)
+    lines = [line for line in log.read_text().splitlines() if "got a reply" in line]
+    assert len(lines) == 2, log.read_text()
+    assert all(f"asker (node {asker.id}) got a reply from openai:remote-model" in x for x in lines)
+    assert all("(7 in, 5 out tokens)" in line for line in lines)

@@ -39,6 +39,7 @@ from ..errors import (
     ToolCallLimitError,
     TurnLimitError,
 )
+from ..execution.strategies.distributed import model_calls
 from ..interaction import call
 from ..llm.budget import Budget, agent_scope, reserve
 from ..llm.messages import Message, MessageHistory, ToolCall, UserMessage
@@ -73,6 +74,9 @@ default request limit): high enough for real tool use, low enough to stop a loop
 _now = time.perf_counter
 _started = fast_constructor(LLMRequestStarted)
 _received = fast_constructor(LLMResponseReceived)
+
+# the driver prices a remote agent's model calls as this loop prices a local one's
+model_calls.PRICE = price_of
 
 EMPTY_REPLY = "Your reply was empty. Answer the request, or call one of the tools."
 

@@ -4,8 +4,8 @@ On a worker there is no runner: no publisher, no state. The node's link to the
 driver (the distributed strategy's `WorkerLink`, its `context.current_host`)
 carries the model calls there instead, where the driver publishes their events
 and records them under the node's real record, as a local agent does itself.
-This module holds only the shape of that link as the agent loop sees it: the
-strategy sits above the nodes, so they know it by this protocol alone.
+This module holds only the shape of that link as the agent loop sees it: it
+sits in the nodes' layer, below the strategies and the models.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..context import current_host
-from ..llm.response import Response
 
 __all__ = ["ModelReports", "model_reports"]
 
@@ -37,14 +36,15 @@ class ModelReports(Protocol):
     def asked(self, provider: str, model: str, history: Sequence[Any]) -> None:
         """A model call leaves with `history` (the agent's whole conversation)."""
 
-    def chunk(self, text: str, partial: str | None) -> None:
-        """A piece of a streamed reply came."""
+    def chunk(self, piece: Any) -> None:
+        """A piece of a streamed reply came (its `llm.Chunk`)."""
 
     def streamed(self, whole: dict[str, Any]) -> None:
         """What the run records of one streamed reply."""
 
-    def replied(self, provider: str, model: str, digest: str | None, response: Response) -> None:
-        """The call was answered (by `model`); `digest` when the run is saved."""
+    def replied(self, provider: str, model: str, digest: str | None, response: Any) -> None:
+        """The call was answered (by `model`, with this `llm.Response`); `digest` when the
+        run is saved."""
 
     async def recorded(self, digest: str) -> dict[str, Any] | None:
         """The recorded response to the request with this digest, if the run has one."""

@@ -44,9 +44,9 @@ async def streamed_reply(run: AgentRun, tools: Any) -> Response:
                 if not pieces:
                     first = last
                 pieces.append(item.text)
-                if runner is None:
+                if runner is None:  # on a Ray worker: the driver publishes it
                     if remote is not None and remote.events:
-                        remote.chunk(item.text, "".join(pieces) if structured else None)
+                        remote.chunk(_piece(item.text, "".join(pieces) if structured else None))
                     continue
                 publisher = runner.publisher
                 if publisher.active:

@@ -57,6 +57,7 @@ from .messages import (
     Settle,
     Streamed,
 )
+from .model_calls import NodeModelCalls
 from .pool import Host, Pool, capacity, off_loop, options_of
 from .spending import NodeBudgets
 from .sync import DriverContext
@@ -200,7 +201,6 @@ class DistributedExecutionStrategy(ExecutionStrategy):
         payload: tuple[bytes, bytes],
         sync: DriverContext,
     ) -> Any:
-        from .model_calls import NodeModelCalls  # it imports the llm package: not at import
         from .wire import loads
 
         exceptions = self._ray.exceptions

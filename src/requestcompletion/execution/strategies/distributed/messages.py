@@ -20,7 +20,7 @@ trip). All come from the node but `FollowUp`, which the worker adds.
   failure;
 - `OpenBudget(blob)` / `CloseBudget()`: the node is an agent with a budget of
   its own, which covers it and every node under it while it runs;
-- `ModelAsked(provider, model, start, blob)` / `ModelChunk(text, partial)`: a model call
+- `ModelAsked(provider, model, start, blob)` / `ModelChunk(blob)`: a model call
   of the agent left, a piece of its streamed reply came (only when the driver's
   publisher had a subscriber as the node started: they exist for the events);
 - `ModelReplied(provider, model, digest, blob)`: the call's response, for the
@@ -202,11 +202,9 @@ class ModelAsked:
 
 @dataclass(frozen=True, slots=True)
 class ModelChunk:
-    """A piece of the remote agent's streamed reply; `partial` is the text so far
-    when the agent has an output schema (as `llm.Chunk`)."""
+    """A piece of the remote agent's streamed reply (its `llm.Chunk` pickled)."""
 
-    text: str
-    partial: str | None
+    blob: bytes
 
 
 @dataclass(frozen=True, slots=True)

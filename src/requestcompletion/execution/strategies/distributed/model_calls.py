@@ -10,6 +10,10 @@ what a local agent does (`nodes._agent_loop`): the `LLMRequestStarted`,
 and its ``extras["model_calls"]``, which `Runner.from_state` replays: a resumed
 run answers the worker's `Recall` from them, so a replayed call never leaves it.
 
+The model package sits above the strategies, so this module knows prices only
+through `PRICE`, which the agents set when they are imported (they always are
+on the driver before a remote agent runs: its node type was made there).
+
 What travels is decided at the node's start (`reports`): the conversation only
 when the publisher has a subscriber, the digests only when the run is saved.
 """
@@ -20,16 +24,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ....llm.pricing import cost as price_of
-from ....llm.response import Chunk, Response, Usage
-from ....nodes._agent_stream import who
 from ....pubsub.events import LLMChunk, LLMRequestStarted, LLMResponseReceived
 from .messages import ModelAsked, ModelChunk, ModelReplied, ModelStreamed, Recall, Reports
 from .sync import loads
 
-__all__ = ["NodeModelCalls"]
+__all__ = ["PRICE", "NodeModelCalls"]
 
 _now = time.perf_counter
+
+
+def _unpriced(model: str, usage: Any) -> float | None:
+    return None
+
+
+PRICE: Callable[[str, Any], float | None] = _unpriced
+"""What `usage` (an `llm.Usage`) of `model` cost in US dollars, or None when unknown:
+`llm.pricing.cost`, once the agents are imported (`nodes._agent_loop` sets it)."""
 
 
 class NodeModelCalls:
@@ -44,7 +54,7 @@ class NodeModelCalls:
         self.runner = runner
         self.record = record
         self._history: list[Any] = []  # the agent's conversation, as far as it was sent
-        self._usage = Usage()
+        self._usage: Any = None  # the `llm.Usage` of the calls so far
         self._cost: float | None = 0.0
         self._calls = 0
         self._accounts: dict[str, Any] | None = None  # the node's extras["llm"]
@@ -83,9 +93,9 @@ class NodeModelCalls:
                     kind="agent",
                 )
             else:
-                piece = Chunk(message.text, message.partial)
+                piece = loads(message.blob)  # the `llm.Chunk`, the item of its Streamed event
                 event = LLMChunk(
-                    runner.run_id, *who(record), _now(), piece, message.text, kind="agent"
+                    runner.run_id, *who(record), _now(), piece, piece.text, kind="agent"
                 )
             runner.publisher.publish(event)
 
@@ -98,10 +108,10 @@ class NodeModelCalls:
         return found
 
     def _replied(self, runner: Any, record: Any, message: ModelReplied) -> None:
-        response: Response = loads(message.blob)
+        response = loads(message.blob)  # an `llm.Response`
         model, usage = message.model, response.usage
-        cost = price_of(model, usage)
-        self._usage += usage
+        cost = PRICE(model, usage)
+        self._usage = usage if self._usage is None else self._usage + usage
         self._cost = None if cost is None or self._cost is None else self._cost + cost
         self._calls += 1
         accounts = self._accounts
@@ -133,6 +143,11 @@ class NodeModelCalls:
                     kind="agent",
                 )
             )
+
+
+def who(record: Any) -> tuple[int, str, int | None]:
+    """(node id, node name, parent id) of the remote node, for its events."""
+    return record.id, record.spec.name, record.parent_id
 
 
 def _scrub(record: Any) -> Callable[[str], str]:

@@ -146,8 +146,8 @@ class WorkerLink:
         self._history, self._sent = history, len(history)
         self.send(ModelAsked(provider, model, start, dumps(list(history[start:]))))
 
-    def chunk(self, text: str, partial: str | None) -> None:
-        self.send(ModelChunk(text, partial))
+    def chunk(self, piece: Any) -> None:
+        self.send(ModelChunk(dumps(piece)))
 
     def streamed(self, whole: dict[str, Any]) -> None:
         self.send(ModelStreamed(whole))
