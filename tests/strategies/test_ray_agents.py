@@ -105,10 +105,15 @@ def test_a_remote_agents_model_events_reach_sync_subscribers_and_events(
 ) -> None:
     script(llm_server, lookups=1)
     seen: list[ev.Event] = []
+    seen_async: list[ev.Event] = []
+
+    async def hear(event: ev.Event) -> None:
+        seen_async.append(event)
 
     async def main() -> tuple[rc.ExecutionInfo, list[ev.Event]]:
         async with quiet() as runner, asyncio.timeout(60):
             runner.publisher.subscribe(seen.append)  # a sync subscriber
+            runner.publisher.subscribe(hear)  # an async one
             stream = runner.events()
 
             async def drain() -> list[ev.Event]:
@@ -130,7 +135,8 @@ def test_a_remote_agents_model_events_reach_sync_subscribers_and_events(
         "LLMResponseReceived",
         "RequestSucceeded",
     ]
-    assert _names(seen, asker.id) == _names(from_events, asker.id) == order
+    assert _names(seen, asker.id) == order
+    assert _names(seen_async, asker.id) == _names(from_events, asker.id) == order
     started = [e for e in seen if isinstance(e, ev.LLMRequestStarted)]
     replied = [e for e in seen if isinstance(e, ev.LLMResponseReceived)]
     for event in started + replied:

@@ -181,7 +181,8 @@ class Reports:
 
     `events`: the run's publisher has a subscriber (send `ModelAsked`, `ModelChunk`);
     `saved`: the run keeps each call's request digest (`ModelReplied.digest`);
-    `replay`: the run is resumed, so ask for a recorded response first (`Recall`).
+    `replay`: the run is resumed and the node matched a recorded one, so ask for a
+    recorded response first (`Recall`).
     """
 
     events: bool

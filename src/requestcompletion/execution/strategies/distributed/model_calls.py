@@ -61,12 +61,14 @@ class NodeModelCalls:
 
     def reports(self) -> Reports | None:
         """What the worker must send of the node's model calls (None: nothing to tell)."""
-        runner = self.runner
-        if runner is None or self.record is None:
+        runner, record = self.runner, self.record
+        if runner is None or record is None:
             return None
-        return Reports(
-            runner.publisher.active, runner.config.save_state, runner.state.replay is not None
-        )
+        # only a node that matched a recorded one can have recorded responses: the
+        # others need not ask for them, a round trip per model call
+        replay = runner.state.replay
+        recorded = replay is not None and record.id in replay.matched
+        return Reports(runner.publisher.active, runner.config.save_state, recorded)
 
     def apply(self, message: ModelAsked | ModelChunk | ModelStreamed | ModelReplied) -> None:
         """Announce or record what the remote agent told of a model call."""
