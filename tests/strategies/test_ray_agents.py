@@ -19,6 +19,7 @@ ray = pytest.importorskip(
     "ray", reason="ray is not installed: pip install 'requestcompletion[ray]'"
 )
 
+from agent_nodes import agent, boss_of, looked_up, model, script  # noqa: E402
 from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
@@ -26,64 +27,17 @@ from fake_llm_server import API_KEY, FakeLLMServer  # noqa: E402
 from helpers import priced  # noqa: E402
 from requestcompletion.context import current_runner  # noqa: E402
 from requestcompletion.errors import LLMError  # noqa: E402
-from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel  # noqa: E402
-from requestcompletion.llm.retries import RetryPolicy  # noqa: E402
 from requestcompletion.pubsub import events as ev  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
 MODEL_EVENTS = (ev.LLMRequestStarted, ev.LLMResponseReceived, ev.LLMChunk)
-looked_up: list[int] = []  # the lookups that really ran (on the driver: tools run there)
 
 
 @pytest.fixture(autouse=True)
 def _priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with priced(monkeypatch, "remote-model", 1000.0):  # on the driver only
         yield
-
-
-def model(server: FakeLLMServer) -> OpenAICompatibleModel:
-    return OpenAICompatibleModel(
-        "remote-model",
-        base_url=server.base_url,
-        api_key=API_KEY,
-        retry=RetryPolicy(max_retries=0),
-        timeout=30.0,
-    )
-
-
-async def lookup(n: int) -> int:
-    """Look a number up.
-
-    Args:
-        n: the number
-    """
-    looked_up.append(n)
-    return n * 2
-
-
-def agent(server: FakeLLMServer, mode: str = "distributed", **options: Any) -> Any:
-    return rc.agent_node(
-        "asker", llm=model(server), tool_nodes=[rc.function_node(lookup)], mode=mode, **options
-    )
-
-
-def boss_of(asker: Any) -> Any:
-    """A local node that asks `asker`: the agent's events name it as their parent."""
-
-    async def boss(question: str) -> str:
-        result = await rc.call(asker, question)
-        return f"{result.text} ({result.model_calls} calls)"
-
-    return rc.function_node(boss)
-
-
-def script(server: FakeLLMServer, lookups: int = 2, answer: bool = True) -> None:
-    """`lookups` turns asking for lookup(n=i), then an answer (or the next request fails)."""
-    for i in range(1, lookups + 1):
-        server.tool_calls(("lookup", {"n": i}))
-    if answer:
-        server.text("all looked up")
 
 
 def agent_record(info: rc.ExecutionInfo) -> Any:
@@ -298,50 +252,6 @@ def test_a_raising_driver_subscriber_leaves_the_remote_agent_alone(
     assert info.answer.text == "all looked up" and len(llm_server.requests) == 2
     assert agent_record(info).extras["llm"]["calls"] == 2
     assert sum(isinstance(e, ev.LLMResponseReceived) for e in seen) == 2
-
-
-def test_otel_sees_the_model_call_spans_of_a_remote_agent(
-    ray_cluster: object, llm_server: FakeLLMServer
-) -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="pip install 'requestcompletion[otel]'")
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from requestcompletion.observability import otel
-
-    script(llm_server, lookups=1)
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    otel.instrument(provider, capture_content=True)
-    try:
-        with quiet() as runner:
-            runner.run_sync(agent(llm_server), "look one up")
-    finally:
-        otel.uninstrument()
-        provider.shutdown()
-    finished = exporter.get_finished_spans()
-    by_id = {span.context.span_id: span for span in finished if span.context is not None}
-    pairs = sorted(
-        (span.name, by_id[span.parent.span_id].name if span.parent else None) for span in finished
-    )
-    run = f"run {runner.run_id}"
-    assert pairs == sorted(
-        [
-            (run, None),
-            ("invoke_agent asker", run),
-            ("chat remote-model", "invoke_agent asker"),
-            ("execute_tool lookup", "invoke_agent asker"),
-            ("chat remote-model", "invoke_agent asker"),
-        ]
-    )
-    chats = [span for span in finished if span.name == "chat remote-model"]
-    for chat in chats:
-        attributes = dict(chat.attributes or {})
-        assert attributes["gen_ai.usage.input_tokens"] == 7
-        assert API_KEY not in json.dumps(attributes, default=str)
-        assert "look one up" in str(attributes["gen_ai.input.messages"])
 
 
 def test_regular_logging_has_the_reply_lines_of_a_remote_agent(

@@ -348,7 +348,8 @@ class AgentRun:
             if saved:
                 runner.state.model_call(record, asked, response.to_dict())
         elif remote is not None:  # the driver counts, records and announces it
-            remote.replied(llm.provider, model, asked if saved else None, response)
+            self._account(None, None, model)
+            remote.replied(model, asked if saved else None, self.accounts, response)
         if publisher is not None and publisher.active:
             publisher.defer(
                 _build_received,
@@ -380,12 +381,14 @@ class AgentRun:
         }
         return self.digests.of(self.history, about)
 
-    def _account(self, runner: Runner, record: NodeRecord, model: str) -> None:
-        """Keep the node's running totals where `ExecutionInfo` and the saved run look."""
+    def _account(self, runner: Runner | None, record: NodeRecord | None, model: str) -> None:
+        """Keep the node's running totals where `ExecutionInfo` and the saved run look
+        (no runner: on a Ray worker, where they go to the driver with each reply)."""
         accounts = self.accounts
         if accounts is None:
             accounts = self.accounts = {"provider": self.config.llm.provider}
-            runner.state.extras.setdefault(record.id, {})["llm"] = accounts
+            if runner is not None and record is not None:
+                runner.state.extras.setdefault(record.id, {})["llm"] = accounts
         accounts["model"] = model
         accounts["input_tokens"] = self.usage.input_tokens
         accounts["output_tokens"] = self.usage.output_tokens

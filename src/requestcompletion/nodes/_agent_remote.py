@@ -42,9 +42,11 @@ class ModelReports(Protocol):
     def streamed(self, whole: dict[str, Any]) -> None:
         """What the run records of one streamed reply."""
 
-    def replied(self, provider: str, model: str, digest: str | None, response: Any) -> None:
+    def replied(
+        self, model: str, digest: str | None, accounts: dict[str, Any] | None, response: Any
+    ) -> None:
         """The call was answered (by `model`, with this `llm.Response`); `digest` when the
-        run is saved."""
+        run is saved; `accounts` the agent's totals so far (its ``extras["llm"]``)."""
 
     async def recorded(self, digest: str) -> dict[str, Any] | None:
         """The recorded response to the request with this digest, if the run has one."""

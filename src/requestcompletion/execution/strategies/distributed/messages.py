@@ -23,10 +23,10 @@ trip). All come from the node but `FollowUp`, which the worker adds.
 - `ModelAsked(provider, model, start, blob)` / `ModelChunk(blob)`: a model call
   of the agent left, a piece of its streamed reply came (only when the driver's
   publisher had a subscriber as the node started: they exist for the events);
-- `ModelReplied(provider, model, digest, blob)`: the call's response, for the
-  node's usage, its record in the saved run (`digest` None when the run is not
-  saved) and the `LLMResponseReceived` event; `ModelStreamed(whole)`: what the run
-  records of a streamed reply;
+- `ModelReplied(model, digest, accounts, blob)`: the call's response, for the
+  node's usage (`accounts`: its totals so far), its record in the saved run
+  (`digest` None when the run is not saved) and the `LLMResponseReceived` event;
+  `ModelStreamed(whole)`: what the run records of a streamed reply;
 - `Recall(call_id, digest)`: in a resumed run, the recorded response to the
   request with that digest, answered with `NodeHost.resolve(call_id, ...)`.
 
@@ -220,12 +220,14 @@ class ModelReplied:
     """A model call of the remote agent was answered: its `Response` pickled.
 
     `model` is the model that answered (the response's, else the agent's);
-    `digest` the request's digest when the run is saved, else None.
+    `digest` the request's digest when the run is saved, else None; `accounts` the
+    agent's totals so far, as a local agent keeps them in ``extras["llm"]`` (the
+    driver puts its own price in "cost").
     """
 
-    provider: str
     model: str
     digest: str | None
+    accounts: dict[str, Any]
     blob: bytes
 
 

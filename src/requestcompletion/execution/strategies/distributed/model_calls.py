@@ -54,10 +54,7 @@ class NodeModelCalls:
         self.runner = runner
         self.record = record
         self._history: list[Any] = []  # the agent's conversation, as far as it was sent
-        self._usage: Any = None  # the `llm.Usage` of the calls so far
-        self._cost: float | None = 0.0
-        self._calls = 0
-        self._accounts: dict[str, Any] | None = None  # the node's extras["llm"]
+        self._cost: float | None = 0.0  # of the calls so far, at the driver's prices
 
     def reports(self) -> Reports | None:
         """What the worker must send of the node's model calls (None: nothing to tell)."""
@@ -111,21 +108,11 @@ class NodeModelCalls:
 
     def _replied(self, runner: Any, record: Any, message: ModelReplied) -> None:
         response = loads(message.blob)  # an `llm.Response`
-        model, usage = message.model, response.usage
+        model, usage, accounts = message.model, response.usage, message.accounts
         cost = PRICE(model, usage)
-        self._usage = usage if self._usage is None else self._usage + usage
         self._cost = None if cost is None or self._cost is None else self._cost + cost
-        self._calls += 1
-        accounts = self._accounts
-        if accounts is None:
-            accounts = self._accounts = {"provider": message.provider}
-            runner.state.extras.setdefault(record.id, {})["llm"] = accounts
-        # the same fields, in the same order, as a local agent's (`AgentRun._account`)
-        accounts["model"] = model
-        accounts["input_tokens"] = self._usage.input_tokens
-        accounts["output_tokens"] = self._usage.output_tokens
-        accounts["cost"] = self._cost
-        accounts["calls"] = self._calls
+        accounts["cost"] = self._cost  # the run's prices are the driver's (as its budgets')
+        runner.state.extras.setdefault(record.id, {})["llm"] = accounts
         if message.digest is not None:
             runner.state.model_call(record, message.digest, response.to_dict())
         if runner.publisher.active:
@@ -134,7 +121,7 @@ class NodeModelCalls:
                     runner.run_id,
                     *who(record),
                     _now(),
-                    message.provider,
+                    accounts.get("provider", ""),
                     model,
                     usage.input_tokens,
                     usage.output_tokens,

@@ -152,8 +152,10 @@ class WorkerLink:
     def streamed(self, whole: dict[str, Any]) -> None:
         self.send(ModelStreamed(whole))
 
-    def replied(self, provider: str, model: str, digest: str | None, response: Any) -> None:
-        self.send(ModelReplied(provider, model, digest, dumps(response)))
+    def replied(
+        self, model: str, digest: str | None, accounts: dict[str, Any] | None, response: Any
+    ) -> None:
+        self.send(ModelReplied(model, digest, dict(accounts or {}), dumps(response)))
 
     async def recorded(self, digest: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = await self._ask(lambda call_id: Recall(call_id, digest))
