@@ -26,7 +26,8 @@ class ModelReports(Protocol):
         events: whether the driver's publisher had a subscriber when the node
             started: only then do `asked` and `chunk` send anything.
         saved: whether the run keeps each call's request digest (for replay).
-        replay: whether the run is resumed: ask `recorded` before calling the model.
+        replay: whether the run is resumed and the node matched a recorded one: ask
+            `recorded` before calling the model.
     """
 
     events: bool
