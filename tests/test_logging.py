@@ -498,3 +498,35 @@ def test_a_run_goes_on_and_is_saved_when_stderr_cannot_be_written(
     assert done.returncode == 0, done.stderr
     assert done.stdout == "4"
     assert rc.ExecutionInfo.load(tmp_path / "no-stderr.json").answer == 4
+
+
+ECHOED = """
+    import logging, sys
+    import requestcompletion as rc
+    handler = logging.StreamHandler()  # to sys.stderr, as logging.basicConfig() makes
+    handler.setLevel(LEVEL)
+    handler.setFormatter(logging.Formatter("mine %(levelname)s %(message)s"))
+    logging.root.addHandler(handler)
+    def fails():
+        raise ValueError("no")
+    with rc.Runner(run_identifier="echo", save_state=False) as runner:
+        runner.run_sync(len, "abc")
+        try:
+            runner.run_sync(fails)
+        except ValueError:
+            pass
+"""
+
+
+@pytest.mark.parametrize("level", ["NOTSET", "WARNING"])
+def test_a_line_the_programs_own_stderr_handler_writes_is_not_written_twice(level: str) -> None:
+    done = fresh_python(ECHOED.replace("LEVEL", f"logging.{level}"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    failed = [line for line in lines if "fails (node 1) failed" in line]
+    assert len(failed) == 1, lines  # once, in the program's own format
+    assert failed[0].startswith("mine WARNING ")
+    ours = [line for line in lines if "[RC echo]" in line]
+    # what the program's handler does not write (below its level) rc still writes
+    assert len(ours) == (0 if level == "NOTSET" else 5), lines
+    assert len(lines) == 6, lines

@@ -88,7 +88,8 @@ class _Stderr(logging.StreamHandler[Any]):
     is on the `RC` logger only while some runner logs. It writes to whatever
     `sys.stderr` is when a line is written (a redirect made between two runs is
     followed), each run's records at that run's own level, and rc's records of no
-    run once, at the lowest level open.
+    run once, at the lowest level open. A record that a handler of the program's
+    own writes to the same stream is left to it (no line twice).
     """
 
     def __init__(self) -> None:
@@ -133,6 +134,8 @@ class _Stderr(logging.StreamHandler[Any]):
         return True
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _echoed(record):
+            return False
         run = getattr(record, "rc_run", None)
         if run is None:
             runs = self.runs
@@ -140,6 +143,23 @@ class _Stderr(logging.StreamHandler[Any]):
             return True
         level = self.runs.get(run)
         return level is not None and record.levelno >= level
+
+
+def _echoed(record: logging.LogRecord) -> bool:
+    """Whether a handler of the program's own writes `record` to this `sys.stderr`
+    already (`logging.basicConfig()` adds one): rc's line would show it twice."""
+    stream = sys.stderr
+    for owner in (logger, logging.root) if logger.propagate else (logger,):
+        for handler in owner.handlers:
+            if (
+                handler is not _stderr
+                and isinstance(handler, logging.StreamHandler)
+                and not isinstance(handler, logging.FileHandler)
+                and handler.stream is stream
+                and record.levelno >= handler.level
+            ):
+                return True
+    return False
 
 
 _stderr = _Stderr()
