@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +28,6 @@ __all__ = [
     "is_async",
     "ready",
 ]
-
-logger = logging.getLogger("RC.pubsub")
 
 Callback = Callable[[Event], Any]
 Filter = Callable[[Event], bool]
