@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._journal_lines import JOURNAL_VERSION, LineEncoder, RequestDigest
 from ._journal_writer import FLUSH_INTERVAL, hub
-from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION
+from .persistence import MAX_FILE_BYTES, SCHEMA_VERSION, open_new, write_all
 from .records import NodeRecord
 
 if TYPE_CHECKING:
@@ -264,9 +264,7 @@ class Journal:
         self._closed = True
 
     def _write(self, text: str) -> None:
-        view = memoryview(text.encode("utf-8"))  # one system call; no file object to flush
-        while view:
-            view = view[os.write(self._fd, view) :]
+        write_all(self._fd, text.encode("utf-8"))  # no file object to flush
         if self._fsync:
             os.fsync(self._fd)
 
@@ -286,19 +284,12 @@ def _claim(path: Path) -> tuple[Path, int]:
     """Create `path` (and its folder), or `{stem}.2.journal` (the next free number) if a
     file is there: the journal of a run that died under the same run_identifier is that
     run's only record, and a new run must not write over it. Returns it and its fd."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    number, made_folder = 1, False
-    while number < 10_000:
+    for number in range(1, 10_000):
         candidate = path if number == 1 else path.with_name(f"{path.stem}.{number}.journal")
         try:
-            return candidate, os.open(candidate, flags, 0o666)
+            return candidate, open_new(candidate, 0o666)
         except FileExistsError:
-            number += 1
-        except FileNotFoundError:  # no folder yet (made here, not checked on every run)
-            if made_folder or path.parent.is_dir():
-                raise
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made_folder = True
+            continue
     raise FileExistsError(f"{os.fspath(path)!r} and 9,998 numbered journals beside it exist")
 
 

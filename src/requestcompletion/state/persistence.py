@@ -36,7 +36,9 @@ __all__ = [
     "encode_value",
     "inside_folder",
     "load_state",
+    "open_new",
     "state_document",
+    "write_all",
     "write_atomic",
 ]
 
@@ -180,9 +182,7 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, fsync: bool =
     fd, tmp = _temporary(target)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             if fsync:
                 os.fsync(fd)
         finally:
@@ -204,7 +204,28 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True, fsync: bool =
 
 
 _tmp_numbers = itertools.count()
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_new(path: str | os.PathLike[str], mode: int) -> int:
+    """Create the file `path` and return its fd, open for writing; FileExistsError if
+    something is there. Its folder is made when missing (looked at only if the
+    open fails, not on every run)."""
+    try:
+        return os.open(path, _NEW_FILE, mode)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.fspath(path))
+        if not folder or os.path.isdir(folder):
+            raise
+        os.makedirs(folder, exist_ok=True)
+        return os.open(path, _NEW_FILE, mode)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _temporary(target: str) -> tuple[int, str]:
@@ -213,13 +234,9 @@ def _temporary(target: str) -> tuple[int, str]:
     for _ in range(100):
         tmp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_tmp_numbers)}.tmp")
         try:
-            return os.open(tmp, _TMP_FLAGS, 0o600), tmp
+            return open_new(tmp, 0o600), tmp
         except FileExistsError:  # left by a process that had this pid
             continue
-        except FileNotFoundError:
-            if not folder or os.path.isdir(folder):
-                raise
-            os.makedirs(folder, exist_ok=True)
     raise FileExistsError(f"no free temporary name beside {target!r}")
 
 
