@@ -15,6 +15,7 @@ import contextvars
 import io
 import logging
 import re
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -437,11 +438,10 @@ def test_rc_records_of_no_run_are_written_once_with_two_runners_open() -> None:
 # A program that configured no logging gets its lines written by the shared handler
 # itself (no LogRecord); one that did gets them through logging. pytest configures
 # logging, so both are run in a fresh interpreter, and must print the same lines.
-PROGRAM = """
+WORKFLOW = """
     import logging, sys
     import requestcompletion as rc
-    if CONFIGURED:
-        logging.basicConfig(stream=sys.stdout)  # a root handler: records pass it too
+    SETUP
     def fails():
         raise ValueError("no\\nway")
     with rc.Runner(run_identifier="logged", save_state=False) as runner:
@@ -453,9 +453,16 @@ PROGRAM = """
 """
 
 
+def logged_run(setup: str) -> subprocess.CompletedProcess[str]:
+    """WORKFLOW (two calls, the second failing) in a fresh interpreter, after `setup`
+    (one line of logging configuration)."""
+    return fresh_python(WORKFLOW.replace("SETUP", setup), timeout=60)
+
+
 @pytest.mark.parametrize("configured", [False, True])
 def test_the_same_lines_whether_or_not_the_program_configured_logging(configured: bool) -> None:
-    done = fresh_python(PROGRAM.replace("CONFIGURED", str(configured)), timeout=60)
+    # a root handler: records pass it too
+    done = logged_run("logging.basicConfig(stream=sys.stdout)" if configured else "pass")
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert all(LINE.match(line) for line in lines), lines
@@ -500,33 +507,20 @@ def test_a_run_goes_on_and_is_saved_when_stderr_cannot_be_written(
     assert rc.ExecutionInfo.load(tmp_path / "no-stderr.json").answer == 4
 
 
-ECHOED = """
-    import logging, sys
-    import requestcompletion as rc
-    handler = logging.StreamHandler()  # to sys.stderr, as logging.basicConfig() makes
-    handler.setLevel(LEVEL)
-    handler.setFormatter(logging.Formatter("mine %(levelname)s %(message)s"))
-    logging.root.addHandler(handler)
-    def fails():
-        raise ValueError("no")
-    with rc.Runner(run_identifier="echo", save_state=False) as runner:
-        runner.run_sync(len, "abc")
-        try:
-            runner.run_sync(fails)
-        except ValueError:
-            pass
-"""
-
-
 @pytest.mark.parametrize("level", ["NOTSET", "WARNING"])
 def test_a_line_the_programs_own_stderr_handler_writes_is_not_written_twice(level: str) -> None:
-    done = fresh_python(ECHOED.replace("LEVEL", f"logging.{level}"), timeout=60)
+    # to sys.stderr, as logging.basicConfig() makes, with a format of the program's own
+    done = logged_run(
+        f"handler = logging.StreamHandler(); handler.setLevel(logging.{level}); "
+        "handler.setFormatter(logging.Formatter('mine %(levelname)s %(message)s')); "
+        "logging.root.addHandler(handler)"
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     failed = [line for line in lines if "fails (node 1) failed" in line]
     assert len(failed) == 1, lines  # once, in the program's own format
     assert failed[0].startswith("mine WARNING ")
-    ours = [line for line in lines if "[RC echo]" in line]
+    ours = [line for line in lines if "[RC logged]" in line]
     # what the program's handler does not write (below its level) rc still writes
     assert len(ours) == (0 if level == "NOTSET" else 5), lines
     assert len(lines) == 6, lines

@@ -18,13 +18,17 @@ from requestcompletion.llm.retries import RetryPolicy
 looked_up: list[int] = []  # the lookups that really ran (on the driver: tools run there)
 
 
-def model(server: FakeLLMServer) -> OpenAICompatibleModel:
+def model(
+    server: FakeLLMServer, name: str = "remote-model", **options: Any
+) -> OpenAICompatibleModel:
+    """A model of the session's loopback server that fails at once (no retries)."""
     return OpenAICompatibleModel(
-        "remote-model",
+        name,
         base_url=server.base_url,
         api_key=API_KEY,
         retry=RetryPolicy(max_retries=0),
         timeout=30.0,
+        **options,
     )
 
 

@@ -17,15 +17,15 @@ ray = pytest.importorskip(
     "ray", reason="ray is not installed: pip install 'requestcompletion[ray]'"
 )
 
+import agent_nodes  # noqa: E402
 from workflows import quiet  # noqa: E402
 
 import requestcompletion as rc  # noqa: E402
-from fake_llm_server import API_KEY, FakeLLMServer  # noqa: E402
+from fake_llm_server import FakeLLMServer  # noqa: E402
 from helpers import priced  # noqa: E402
 from requestcompletion.llm.budget import prompt_tokens  # noqa: E402
 from requestcompletion.llm.messages import UserMessage  # noqa: E402
 from requestcompletion.llm.providers.openai_compat import OpenAICompatibleModel  # noqa: E402
-from requestcompletion.llm.retries import RetryPolicy  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -40,14 +40,7 @@ def _priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def model(server: FakeLLMServer) -> OpenAICompatibleModel:
-    return OpenAICompatibleModel(
-        "budget-model",
-        base_url=server.base_url,
-        api_key=API_KEY,
-        retry=RetryPolicy(max_retries=0),
-        timeout=30.0,
-        settings={"max_tokens": 5},
-    )
+    return agent_nodes.model(server, "budget-model", settings={"max_tokens": 5})
 
 
 def remote_agent(server: FakeLLMServer, **options: Any) -> Any:
