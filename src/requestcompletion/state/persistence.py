@@ -167,7 +167,8 @@ def _error_dict(error: BaseException | ErrorInfo) -> dict[str, str]:
 
 
 def write_atomic(path: Path, text: str, *, overwrite: bool = True, fsync: bool = False) -> Path:
-    """Write `text` to `path` through a temporary file and a rename; return where it went.
+    """Write `text` to `path` through a temporary file and a rename; return where it went
+    (`path` itself when it went there, so a caller can tell by identity).
 
     With `overwrite=False` an existing file is never replaced: the text goes to the
     first free `{stem}.{n}{suffix}` (n = 2, 3, ...). A hard link claims the name, so
